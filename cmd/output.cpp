@@ -1,0 +1,38 @@
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "cli.hpp"
+
+namespace blk::cli {
+namespace {
+int write_errno = 0;  // the first failed write's errno; 0 while all is well
+
+bool failed() {
+  if (write_errno == 0) write_errno = errno ? errno : EIO;
+  return false;
+}
+}  // namespace
+
+bool out(std::string_view bytes) {
+  if (write_errno) return false;
+  if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size()) return failed();
+  return true;
+}
+
+Result<void> flush_out() {
+  if (!write_errno && std::fflush(stdout) != 0) failed();
+  if (write_errno == 0 || write_errno == EPIPE) return {};
+  return make_error(Code::failure,
+                    fmt::format("cannot write to standard output: {}", std::strerror(write_errno)));
+}
+
+bool out_closed() { return write_errno != 0; }
+
+Result<std::unique_ptr<Store>> Context::open() const {
+  auto p = paths();
+  if (!p) return std::move(p).error();
+  return open_store(*p);
+}
+
+}  // namespace blk::cli

@@ -1,0 +1,124 @@
+#include "blk/sqlite_db.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace blk::sqlite {
+
+Db::~Db() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Result<Db> Db::open(const std::string& path, bool create, int busy_timeout_ms) {
+  Db db;
+  db.path_ = path;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  if (create) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
+  if (rc != SQLITE_OK) return db.error(rc, "opening the store");
+  sqlite3_busy_timeout(db.db_, busy_timeout_ms);
+  return db;
+}
+
+Result<void> Db::exec(const char* sql) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return error(rc, sql);
+  return {};
+}
+
+Error Db::error(int rc, std::string_view doing) const {
+  const char* detail = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return make_error(Code::store_locked,
+                        fmt::format("store is locked by another process: {}", path_));
+    case SQLITE_READONLY:
+      return make_error(Code::store_readonly,
+                        fmt::format("store is read-only: {} ({})", path_, detail));
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      if (access(path_.c_str(), W_OK) != 0)
+        return make_error(Code::store_readonly,
+                          fmt::format("store cannot be written: {} ({})", path_, detail));
+      return make_error(Code::failure, fmt::format("cannot open {}: {}", path_, detail));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return make_error(Code::store_unusable,
+                        fmt::format("store is damaged or not a blk store: {} ({})", path_, detail));
+    case SQLITE_FULL:
+      return make_error(Code::failure, fmt::format("disk full writing {}", path_));
+    default:
+      return make_error(Code::failure,
+                        fmt::format("{} failed while {}: {}", path_, doing, detail));
+  }
+}
+
+Stmt& Stmt::operator=(Stmt&& o) noexcept {
+  if (this != &o) {
+    if (st_) sqlite3_finalize(st_);
+    st_ = o.st_;
+    db_ = o.db_;
+    o.st_ = nullptr;
+  }
+  return *this;
+}
+
+Stmt::~Stmt() {
+  if (st_) sqlite3_finalize(st_);
+}
+
+Result<Stmt> Stmt::prepare(const Db& db, const char* sql) {
+  Stmt s;
+  s.db_ = &db;
+  int rc = sqlite3_prepare_v3(db.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s.st_, nullptr);
+  if (rc != SQLITE_OK) return db.error(rc, "preparing a query");
+  return s;
+}
+
+void Stmt::bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
+void Stmt::bind(int i, std::string_view text) {
+  sqlite3_bind_text(st_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+void Stmt::bind_blob(int i, std::string_view bytes) {
+  // A zero-length blob must still be a blob, not NULL: pass a valid pointer.
+  sqlite3_bind_blob(st_, i, bytes.empty() ? "" : bytes.data(), static_cast<int>(bytes.size()),
+                    SQLITE_STATIC);
+}
+void Stmt::bind_null(int i) { sqlite3_bind_null(st_, i); }
+
+Result<bool> Stmt::step() {
+  int rc = sqlite3_step(st_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Error e = db_->error(rc, "running a query");
+  sqlite3_reset(st_);
+  return e;
+}
+
+Result<void> Stmt::run() {
+  auto r = step();
+  reset();
+  if (!r) return std::move(r).error();
+  return {};
+}
+
+void Stmt::reset() {
+  sqlite3_reset(st_);
+  sqlite3_clear_bindings(st_);
+}
+
+std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(st_, col); }
+bool Stmt::is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+std::string_view Stmt::text(int col) const {
+  auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+  return p ? std::string_view(p, sqlite3_column_bytes(st_, col)) : std::string_view();
+}
+std::string_view Stmt::blob(int col) const {
+  auto p = static_cast<const char*>(sqlite3_column_blob(st_, col));
+  return p ? std::string_view(p, sqlite3_column_bytes(st_, col)) : std::string_view();
+}
+
+}  // namespace blk::sqlite
