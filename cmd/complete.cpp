@@ -6,7 +6,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace complete_cmd {
 
 bool takes_value(const CLI::Option* opt) {
   return opt->nonpositional() && opt->get_type_size() > 0;
@@ -56,8 +56,10 @@ void run(CLI::App* root, const std::vector<std::string>& words) {
     if (!sub->get_group().empty()) offer(sub->get_name());
 }
 
-}  // namespace
+}  // namespace complete_cmd
 
-void complete(CLI::App& app, const std::vector<std::string>& words) { run(&app, words); }
+void complete(CLI::App& app, const std::vector<std::string>& words) {
+  complete_cmd::run(&app, words);
+}
 
 }  // namespace blk::cli

@@ -3,7 +3,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace export_cmd {
 
 Result<void> run(Context& ctx, bool deleted) {
   auto store = ctx.open();
@@ -18,9 +18,10 @@ Result<void> run(Context& ctx, bool deleted) {
   });
 }
 
-}  // namespace
+}  // namespace export_cmd
 
 void add_export(CLI::App& app, Context& ctx) {
+  using namespace export_cmd;
   auto* cmd = app.add_subcommand("export", "Write every block as JSON lines (for import)");
   auto deleted = std::make_shared<bool>(false);
   cmd->add_flag("--deleted", *deleted, "Include deleted blocks (tombstones)");

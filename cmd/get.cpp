@@ -10,7 +10,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace get_cmd {
 
 struct Options {
   std::string id;
@@ -51,9 +51,10 @@ Result<void> run(Context& ctx, const Options& o) {
   return {};
 }
 
-}  // namespace
+}  // namespace get_cmd
 
 void add_get(CLI::App& app, Context& ctx) {
+  using namespace get_cmd;
   auto* cmd = app.add_subcommand("get", "Write a block's blob to stdout (or a file)");
   auto o = std::make_shared<Options>();
   cmd->add_option("id", o->id, "The block's id")->required()->type_name("ID");

@@ -2,7 +2,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace id_cmd {
 
 Result<void> run(Context& ctx, bool key_only) {
   auto store = ctx.open();
@@ -19,9 +19,10 @@ Result<void> run(Context& ctx, bool key_only) {
   return {};
 }
 
-}  // namespace
+}  // namespace id_cmd
 
 void add_id(CLI::App& app, Context& ctx) {
+  using namespace id_cmd;
   auto* cmd = app.add_subcommand("id", "Print this machine's id and public key");
   auto key_only = std::make_shared<bool>(false);
   cmd->add_flag("--key", *key_only, "Print only the public key, as `blk peer add` takes it");

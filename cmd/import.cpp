@@ -7,7 +7,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace import_cmd {
 
 Result<void> run(Context& ctx, const std::string& file) {
   auto store = ctx.open();
@@ -24,9 +24,10 @@ Result<void> run(Context& ctx, const std::string& file) {
   return {};
 }
 
-}  // namespace
+}  // namespace import_cmd
 
 void add_import(CLI::App& app, Context& ctx) {
+  using namespace import_cmd;
   auto* cmd = app.add_subcommand("import", "Write blocks from JSON lines, all or nothing");
   auto file = std::make_shared<std::string>("-");
   cmd->add_option("file", *file, "Read from FILE (default: - for stdin)")->type_name("FILE|-");

@@ -5,7 +5,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace init_cmd {
 
 std::string default_machine_name() {
   char host[256] = {};
@@ -32,9 +32,10 @@ Result<void> run(Context& ctx, const std::string& name_flag) {
   return {};
 }
 
-}  // namespace
+}  // namespace init_cmd
 
 void add_init(CLI::App& app, Context& ctx) {
+  using namespace init_cmd;
   auto* cmd = app.add_subcommand("init", "Create a store: database, machine key pair, manifest");
   auto name = std::make_shared<std::string>();
   cmd->add_option("--name", *name, "This machine's name in manifests (default: the host name)")

@@ -4,7 +4,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace ls_cmd {
 
 struct Options {
   std::optional<std::string> type;
@@ -41,9 +41,10 @@ Result<void> run(Context& ctx, const Options& o) {
   });
 }
 
-}  // namespace
+}  // namespace ls_cmd
 
 void add_ls(CLI::App& app, Context& ctx) {
+  using namespace ls_cmd;
   auto* cmd = app.add_subcommand("ls", "List blocks, one per line");
   auto o = std::make_shared<Options>();
   cmd->add_option("--type,-t", o->type, "Only blocks of this type")->type_name("TYPE");

@@ -5,7 +5,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace {  // names unique across cmd/: it is built as one unit
 int write_errno = 0;  // the first failed write's errno; 0 while all is well
 
 bool failed() {

@@ -7,7 +7,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace put_cmd {
 
 struct Options {
   std::string type;
@@ -73,9 +73,10 @@ Result<void> run(Context& ctx, Options& o) {
   return {};
 }
 
-}  // namespace
+}  // namespace put_cmd
 
 void add_put(CLI::App& app, Context& ctx) {
+  using namespace put_cmd;
   auto* cmd = app.add_subcommand("put", "Write a block from FILE or stdin; print its id");
   auto o = std::make_shared<Options>();
   cmd->add_option("--type,-t", o->type, "The block's type (letters, digits, -_.:@+=/)")

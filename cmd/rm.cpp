@@ -2,7 +2,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {
+namespace rm_cmd {
 
 Result<void> run(Context& ctx, const std::vector<std::string>& ids) {
   for (const auto& id : ids) BLK_TRY(validate_name("id", id));
@@ -16,9 +16,10 @@ Result<void> run(Context& ctx, const std::vector<std::string>& ids) {
   return {};
 }
 
-}  // namespace
+}  // namespace rm_cmd
 
 void add_rm(CLI::App& app, Context& ctx) {
+  using namespace rm_cmd;
   auto* cmd = app.add_subcommand("rm", "Delete blocks (they stay as tombstones, for sync)");
   auto ids = std::make_shared<std::vector<std::string>>();
   cmd->add_option("ids", *ids, "The blocks' ids")->required()->type_name("ID...");
