@@ -27,7 +27,6 @@ std::optional<std::string> env(const char* name) {
 Result<void> write_manifest(const std::string& path, const std::string& machine_name) {
   std::string text = fmt::format(
       "# blk manifest: this machine and the peers it syncs with.\n"
-      "# Edit by hand or with `blk peer add`; see man 5 blk-manifest.\n"
       "\n"
       "[machine]\n"
       "name = \"{}\"\n"
