@@ -9,7 +9,7 @@ namespace blk::cli {
 namespace complete_cmd {
 
 bool takes_value(const CLI::Option* opt) {
-  return opt->nonpositional() && opt->get_type_size() > 0;
+  return opt->nonpositional() && opt->get_items_expected_min() > 0;
 }
 
 const CLI::Option* find_option(CLI::App* app, const std::string& word) {

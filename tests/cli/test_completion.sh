@@ -15,6 +15,11 @@ run 0 "$BLK" __complete pu
 [ "$(cat "$T/out")" = put ] || fail "'blk __complete pu' printed '$(cat "$T/out")', not 'put'"
 run 0 "$BLK" __complete put --t
 [ "$(cat "$T/out")" = --type ] || fail "'blk __complete put --t' printed '$(cat "$T/out")'"
+# Flags take no value: the word after one is a command or an option again.
+run 0 "$BLK" __complete --json ''
+[ "$(wc -l <"$T/out")" = 8 ] || fail "'blk __complete --json \"\"' did not offer the commands"
+run 0 "$BLK" __complete ls --deleted --t
+[ "$(cat "$T/out")" = --type ] || fail "'blk __complete ls --deleted --t' printed '$(cat "$T/out")'"
 run 0 "$BLK" __complete ls --type ''
 [ ! -s "$T/out" ] || fail "'blk __complete ls --type \"\"' offered '$(cat "$T/out")' for a value"
 run 0 "$BLK" __complete __
