@@ -41,6 +41,9 @@ void add_ls(CLI::App& app, Context& ctx);
 void add_rm(CLI::App& app, Context& ctx);
 void add_import(CLI::App& app, Context& ctx);
 void add_export(CLI::App& app, Context& ctx);
+void add_peer(CLI::App& app, Context& ctx);
+void add_serve(CLI::App& app, Context& ctx);
+void add_ping(CLI::App& app, Context& ctx);
 
 // Prints the completions for `words` (the command line after `blk`, the
 // last word being completed); main calls it for `blk __complete WORD...`,

@@ -33,7 +33,7 @@ class BlockJsonParser {
  public:
   BlockJsonParser();
   ~BlockJsonParser();
-  // `line` may be resized and padded for the parser; its text is unchanged.
+  // Parses `line` in place: its text is used up (the result owns copies).
   Result<BlockWrite> parse(std::string& line);
 
  private:

@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <array>
+#include <cstdint>
+
 namespace blk {
 namespace {
 
@@ -29,18 +32,78 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Character -> 6-bit value, or 0xff for a character outside the alphabet.
+constexpr std::array<unsigned char, 256> kBase64Values = [] {
+  std::array<unsigned char, 256> t{};
+  t.fill(0xff);
+  for (unsigned char i = 0; i < 64; ++i) t[static_cast<unsigned char>(kBase64Alphabet[i])] = i;
+  return t;
+}();
+
 void append_base64(std::string& out, std::string_view bytes) {
   std::size_t at = out.size();
-  std::size_t len = sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(at + len);
-  sodium_bin2base64(out.data() + at, len, reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // drop the terminating NUL
+  out.resize(at + (bytes.size() + 2) / 3 * 4);
+  char* o = out.data() + at;
+  auto in = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t i = 0, n = bytes.size();
+  for (; i + 3 <= n; i += 3) {
+    std::uint32_t v = (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
+    *o++ = kBase64Alphabet[v >> 18];
+    *o++ = kBase64Alphabet[(v >> 12) & 63];
+    *o++ = kBase64Alphabet[(v >> 6) & 63];
+    *o++ = kBase64Alphabet[v & 63];
+  }
+  if (i < n) {
+    std::uint32_t v = std::uint32_t{in[i]} << 16;
+    if (i + 1 < n) v |= std::uint32_t{in[i + 1]} << 8;
+    *o++ = kBase64Alphabet[v >> 18];
+    *o++ = kBase64Alphabet[(v >> 12) & 63];
+    *o++ = i + 1 < n ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    *o++ = '=';
+  }
+}
+
+Result<std::string> base64_decode_data(std::string_view text) {
+  auto bad = [] { return make_error(Code::invalid_input, "invalid base64"); };
+  if (text.size() % 4 != 0) return bad();
+  std::size_t pad = 0;
+  if (!text.empty() && text.back() == '=') pad = text[text.size() - 2] == '=' ? 2 : 1;
+  std::string out(text.size() / 4 * 3 - pad, '\0');
+  auto in = reinterpret_cast<const unsigned char*>(text.data());
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  std::size_t full = text.size() - (pad ? 4 : 0);
+  for (std::size_t i = 0; i < full; i += 4) {
+    unsigned a = kBase64Values[in[i]], b = kBase64Values[in[i + 1]],
+             c = kBase64Values[in[i + 2]], d = kBase64Values[in[i + 3]];
+    if ((a | b | c | d) & 0x80) return bad();
+    std::uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
+    *o++ = static_cast<unsigned char>(v >> 16);
+    *o++ = static_cast<unsigned char>(v >> 8);
+    *o++ = static_cast<unsigned char>(v);
+  }
+  if (pad) {
+    const unsigned char* q = in + full;
+    unsigned a = kBase64Values[q[0]], b = kBase64Values[q[1]];
+    unsigned c = pad == 1 ? kBase64Values[q[2]] : 0;
+    if ((a | b | c) & 0x80 || q[3] != '=') return bad();
+    std::uint32_t v = (a << 18) | (b << 12) | (c << 6);
+    // The unused low bits must be zero: one encoding per blob.
+    if (v & (pad == 2 ? 0xffffu : 0xffu)) return bad();
+    *o++ = static_cast<unsigned char>(v >> 16);
+    if (pad == 1) *o++ = static_cast<unsigned char>(v >> 8);
+  }
+  return out;
 }
 
 std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  append_base64(out, bytes);
+  std::size_t len = sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  std::string out(len, '\0');
+  sodium_bin2base64(out.data(), len, reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.pop_back();  // the terminating NUL
   return out;
 }
 

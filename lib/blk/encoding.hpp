@@ -9,12 +9,19 @@
 
 namespace blk {
 
-// Standard base64 with padding (RFC 4648 §4).
+// Standard base64 with padding (RFC 4648 §4), in constant time (libsodium):
+// for keys and other secrets.
 std::string base64_encode(std::string_view bytes);
 // Code::invalid_input if `text` is not valid padded standard base64.
 Result<std::string> base64_decode(std::string_view text);
-// Appends the base64 of `bytes` to `out` without a temporary.
+
+// The same encoding for blobs: table-driven, not constant time, several
+// times faster (libsodium's decoder was 31% of `blk import`'s CPU time).
+// Appends the base64 of `bytes` to `out`.
 void append_base64(std::string& out, std::string_view bytes);
+// Code::invalid_input unless `text` is padded standard base64 whose unused
+// trailing bits are zero (so every blob has exactly one encoding).
+Result<std::string> base64_decode_data(std::string_view text);
 
 std::string hex_encode(std::string_view bytes);
 

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${BLK_SOURCE_DIR:?set BLK_SOURCE_DIR to the source tree}"
 
-commands=(init id put get ls rm import export)
+commands=(init id put get ls rm import export peer serve ping)
 
 # blk __complete directly: every command, in order, and no hidden one.
 run 0 "$BLK" __complete ''
@@ -17,7 +17,7 @@ run 0 "$BLK" __complete put --t
 [ "$(cat "$T/out")" = --type ] || fail "'blk __complete put --t' printed '$(cat "$T/out")'"
 # Flags take no value: the word after one is a command or an option again.
 run 0 "$BLK" __complete --json ''
-[ "$(wc -l <"$T/out")" = 8 ] || fail "'blk __complete --json \"\"' did not offer the commands"
+[ "$(wc -l <"$T/out")" = ${#commands[@]} ] || fail "'blk __complete --json \"\"' did not offer the commands"
 run 0 "$BLK" __complete ls --deleted --t
 [ "$(cat "$T/out")" = --type ] || fail "'blk __complete ls --deleted --t' printed '$(cat "$T/out")'"
 run 0 "$BLK" __complete ls --type ''

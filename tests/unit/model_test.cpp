@@ -70,6 +70,25 @@ TEST_CASE("base64 and hex") {
   CHECK(hex_encode("\x01\xab") == "01ab");
 }
 
+TEST_CASE("the fast blob base64 agrees with libsodium's, and is as strict") {
+  std::string bytes;
+  for (int n = 0; n < 300; ++n) {
+    std::string enc;
+    append_base64(enc, bytes);
+    CHECK(enc == base64_encode(bytes));
+    auto dec = base64_decode_data(enc);
+    REQUIRE(dec.ok());
+    CHECK(*dec == bytes);
+    bytes.push_back(static_cast<char>(n * 37 + 11));
+  }
+  for (auto bad : {"A", "AB", "ABC", "A===", "AB=A", "A*B=", "AB\n=", "=AAA", "AR==", "ABD=",
+                   "AAAA====", "AA=="
+                   "AAAA"})
+    CHECK_FALSE(base64_decode_data(bad).ok());
+  CHECK(base64_decode_data("AA==").value() == std::string(1, '\0'));
+  CHECK(base64_decode_data("AAE=").value() == std::string("\0\x01", 2));
+}
+
 TEST_CASE("JSON strings are escaped; invalid UTF-8 becomes U+FFFD") {
   std::string out;
   append_json_string(out, "a\"b\\c\n\x01\xc3\xa9\xff");

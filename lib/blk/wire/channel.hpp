@@ -51,6 +51,11 @@ class Channel {
   // Bytes to write to the peer now (`now` restarts the keepalive clock).
   std::string take_output(Millis now);
 
+  // True if take_output() would return bytes.
+  bool has_output() const {
+    return !failed_ && (!out_.empty() || (!handshake_.done() && handshake_.has_output()));
+  }
+
   // The next message from the peer, if one has arrived.
   std::optional<std::string> next_message();
 

@@ -58,6 +58,7 @@ class Handshake {
   // Bytes to send now (the hello, then each message as it is due). Empty
   // once failed: a failed handshake writes nothing more.
   std::string take_output();
+  bool has_output() const { return !out_.empty(); }
 
   // Feeds received bytes, in pieces of any size (one at a time works). An
   // error fails the handshake for good.
