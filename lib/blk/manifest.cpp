@@ -409,10 +409,12 @@ Result<std::string> remove_peer_from_text(std::string_view text, std::string_vie
   }
 
   int first = h;
-  while (first - 1 > last_line_used_before(*doc, h) && comment(first - 1)) --first;
+  const int above = last_line_used_before(*doc, h);
+  while (first - 1 > above && comment(first - 1)) --first;
   int last = next - 1;
+  const int inside = last_line_used_before(*doc, next);
   if (next <= lines)
-    while (last > last_line_used_before(*doc, next) && comment(last)) --last;
+    while (last > inside && comment(last)) --last;
   int before = first - 1;  // the blank lines above the peer end here
   while (before >= 1 && blank(before)) --before;
   int body_end = last;  // the peer without the blank lines below it

@@ -5,7 +5,9 @@ set -euo pipefail
 
 : "${BLK:?set BLK to the blk binary}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/blk-cli-XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# Background servers die with the suite, so none outlives it (or holds
+# ctest's output pipe open).
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$T"' EXIT
 export BLK_STORE="$T/store"
 unset BLK_APP XDG_DATA_HOME || true
 

@@ -85,10 +85,7 @@ class Session {
       if (stopping_) break;
       if (n == 0) {
         if (!channel_.peer_finished())
-          fail(make_error(Code::failure,
-                          channel_.established()
-                              ? "connection cut: the peer's stream ended without its final record"
-                              : "connection closed by the peer during the handshake"));
+          fail(make_error(Code::failure, end_of_stream_error()));
         break;
       }
       auto r = channel_.receive(std::string_view(buf.data(), n), steady_millis());
@@ -110,6 +107,15 @@ class Session {
       if (channel_.peer_finished()) break;
     }
     maybe_done();
+  }
+
+  std::string end_of_stream_error() const {
+    if (channel_.peer_accepted())
+      return "connection cut: the peer's stream ended without its final record";
+    if (channel_.established())
+      return "the peer closed the connection during the handshake: it may not list this "
+             "machine's key (blk id --key) in its manifest";
+    return "connection closed by the peer during the handshake";
   }
 
   asio::awaitable<void> write_loop() {

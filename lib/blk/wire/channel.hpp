@@ -60,6 +60,9 @@ class Channel {
   std::optional<std::string> next_message();
 
   bool established() const { return handshake_.done(); }
+  // The peer has accepted us too: its first record bytes arrived. (The
+  // initiator's handshake is done before the responder has checked msg3.)
+  bool peer_accepted() const { return reader_ && reader_->started(); }
   bool finished() const { return finished_; }            // we sent our final record
   bool peer_finished() const { return peer_finished_; }  // the peer sent its final record
   const Handshake& handshake() const { return handshake_; }

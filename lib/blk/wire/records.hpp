@@ -61,6 +61,8 @@ class RecordReader {
   Result<std::size_t> feed(std::string_view in, Record& record, bool& got);
 
   bool ended() const { return ended_; }
+  // True once the stream header has arrived.
+  bool started() const { return st_ != State::header; }
   // True unless part of a record (or of the stream header) has arrived.
   bool between_records() const {
     return pending_.empty() && (st_ == State::length || st_ == State::ended);
