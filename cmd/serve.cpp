@@ -26,7 +26,7 @@ Result<void> run(Context& ctx, const Options& o) {
   if (!o.listen.empty()) {
     config.listen.clear();
     for (const auto& text : o.listen) {
-      auto a = parse_address(text);
+      auto a = parse_listen_address(text);
       if (!a) return std::move(a).error();
       config.listen.push_back(*a);
     }

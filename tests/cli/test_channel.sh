@@ -25,12 +25,9 @@ serve() {
   fail "serve did not start: $(cat "$log")"
 }
 port_of() { grep -o "listening on $1://127.0.0.1:[0-9]*" "$2" | grep -o '[0-9]*$'; }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 blk --store "$B" peer add alpha "$(key "$A")"
-serve "$B" "$T/b.log" "tcp://127.0.0.1:$(free_port)" "ws://127.0.0.1:$(free_port)/blk"
+serve "$B" "$T/b.log" tcp://127.0.0.1:0 ws://127.0.0.1:0/blk
 bpid=$pid
 tcp=$(port_of tcp "$T/b.log")
 ws=$(port_of ws "$T/b.log")
@@ -62,7 +59,7 @@ expect_error 1 "" blk --store "$A" ping "ws://127.0.0.1:$ws/wrong"
 grep -q "asked for /wrong" "$T/b.log" || fail "server did not log the wrong ws path"
 
 # Connecting to oneself: our own key coming back is refused on both ends.
-serve "$A" "$T/a.log" "tcp://127.0.0.1:$(free_port)"
+serve "$A" "$T/a.log" tcp://127.0.0.1:0
 self=$(port_of tcp "$T/a.log")
 expect_error 1 "our own key" blk --store "$A" ping "tcp://127.0.0.1:$self"
 apid=$pid
