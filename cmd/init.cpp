@@ -7,10 +7,14 @@
 namespace blk::cli {
 namespace init_cmd {
 
+// The host name, made a valid name: other characters become '-'.
 std::string default_machine_name() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0 || !host[0]) return "machine";
-  return host;
+  std::string name = host;
+  for (char& c : name)
+    if (!validate_name("name", std::string_view(&c, 1))) c = '-';
+  return name;
 }
 
 Result<void> run(Context& ctx, const std::string& name_flag) {

@@ -228,16 +228,24 @@ Result<std::string> SqliteTransaction::put(BlockWrite w) {
   b.blob = std::move(w.blob);
   b.schema = w.schema;
   b.deleted_at = w.deleted_at;
+  // Times an import gives are kept; the rest follow from them. A tombstone
+  // was last modified when it was deleted.
   if (*old) {
     const Block& prev = **old;
     b.created_at = w.created_at.value_or(prev.created_at);
-    // modified_at only moves forward, so "newer" is well defined locally.
-    b.modified_at = w.modified_at.value_or(std::max(now, prev.modified_at + 1));
+    // A local write moves modified_at forward, even within one millisecond.
+    b.modified_at = w.modified_at.value_or(w.deleted_at.value_or(std::max(now, prev.modified_at + 1)));
     b.versions = prev.versions;
   } else {
-    b.created_at = w.created_at.value_or(now);
-    b.modified_at = w.modified_at.value_or(std::max(now, b.created_at));
+    b.modified_at = w.modified_at.value_or(w.deleted_at.value_or(std::max(now, w.created_at.value_or(now))));
+    b.created_at = w.created_at.value_or(std::min(now, b.modified_at));
   }
+  if (b.created_at > b.modified_at)
+    return make_error(Code::invalid_input, fmt::format("created_at ({}) is after modified_at ({})",
+                                                       b.created_at, b.modified_at));
+  if (b.deleted_at && *b.deleted_at > b.modified_at)
+    return make_error(Code::invalid_input, fmt::format("deleted_at ({}) is after modified_at ({})",
+                                                       *b.deleted_at, b.modified_at));
   if (b.deleted_at) b.blob.clear();
   BLK_TRY(write(b, *old ? std::optional((*old)->seq) : std::nullopt));
   return std::move(b.id);

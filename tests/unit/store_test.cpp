@@ -254,3 +254,29 @@ TEST_CASE("two stores have different machine ids and epochs") {
   CHECK(a->machine_id != b->machine_id);
   CHECK(a->epoch != b->epoch);
 }
+
+TEST_CASE("imported times: kept when given, derived when not, refused when impossible") {
+  test::TempDir dir;
+  auto store = make_store(dir);
+  auto tx = store->begin();
+  REQUIRE(tx.ok());
+  BlockWrite tomb = write_of("t", "note", "");
+  tomb.deleted_at = 5000;
+  REQUIRE((*tx)->put(tomb).ok());
+  BlockWrite late = write_of("c", "note", "x");
+  late.created_at = 9000;
+  late.modified_at = 8000;
+  CHECK((*tx)->put(late).error().code == Code::invalid_input);
+  BlockWrite kept = write_of("k", "note", "x");
+  kept.created_at = 1000;
+  kept.modified_at = 2000;
+  REQUIRE((*tx)->put(kept).ok());
+  REQUIRE((*tx)->commit().ok());
+  auto t = **store->get("t");
+  CHECK(t.deleted());
+  CHECK(t.modified_at == 5000);  // a tombstone was last modified when deleted
+  CHECK(t.created_at == 5000);
+  auto k = **store->get("k");
+  CHECK(k.created_at == 1000);
+  CHECK(k.modified_at == 2000);
+}
