@@ -43,6 +43,29 @@ run 0 blk --store "$A" ping "exec:$BLK --store $B serve --stdio"
 grep -q '^beta' "$T/out" || fail "ping over exec: $(cat "$T/out")"
 grep -q "authenticated as alpha (protocol 1)" "$T/b.log" || fail "server did not log the peer"
 
+# ssh://: a stand-in ssh on PATH runs the remote command here, as sshd
+# would (words joined, then a shell), so the quoting of ssh:// is real.
+mkdir -p "$T/bin"
+cat >"$T/bin/ssh" <<'SSH'
+#!/bin/sh
+[ "$1" = -p ] && shift 2
+echo "$1" >"$(dirname "$0")/ssh-host"
+shift
+exec sh -c "$*"
+SSH
+chmod +x "$T/bin/ssh"
+ln -s "$BLK" "$T/bin/blk"
+mkdir -p "$T/dir with space"
+cp -r "$B" "$T/dir with space/b"
+PATH="$T/bin:$PATH" run 0 blk --store "$A" ping "ssh://me@example:2222$T/dir with space/b"
+grep -q '^beta' "$T/out" || fail "ping over ssh://: $(cat "$T/out")"
+[ "$(cat "$T/bin/ssh-host")" = me@example ] || fail "ssh was given host '$(cat "$T/bin/ssh-host")'"
+
+# A secret key others can read is refused, with the fix in the message.
+chmod 644 "$A/machine.key"
+expect_error 1 "chmod 600" blk --store "$A" ping beta
+chmod 600 "$A/machine.key"
+
 # A store the server does not list is refused, and the server says why.
 blk --store "$C" peer add beta "$(key "$B")" "tcp://127.0.0.1:$tcp"
 expect_error 1 "the peer closed the connection during the handshake: it may not list this machine" blk --store "$C" ping beta
