@@ -65,8 +65,15 @@ int main(int argc, char** argv) {
     if (app.get_subcommands().empty() && !rest.empty() && rest.front()[0] != '-')
       std::fprintf(stderr, "blk: error: '%s' is not a blk command (see 'blk --help')\n",
                    rest.front().c_str());
-    else
-      std::fprintf(stderr, "blk: error: %s (see 'blk --help')\n", e.what());
+    else {
+      // Point at the help of the command that was being parsed.
+      std::string help = "blk";
+      for (CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+        sub = sub->get_subcommands().front();
+        help += " " + sub->get_name();
+      }
+      std::fprintf(stderr, "blk: error: %s (see '%s --help')\n", e.what(), help.c_str());
+    }
     return exit_code(blk::Code::usage);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "blk: error: internal: %s\n", e.what());
