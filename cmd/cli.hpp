@@ -41,6 +41,7 @@ void add_ls(CLI::App& app, Context& ctx);
 void add_rm(CLI::App& app, Context& ctx);
 void add_import(CLI::App& app, Context& ctx);
 void add_export(CLI::App& app, Context& ctx);
+void add_log(CLI::App& app, Context& ctx);
 void add_peer(CLI::App& app, Context& ctx);
 void add_serve(CLI::App& app, Context& ctx);
 void add_ping(CLI::App& app, Context& ctx);

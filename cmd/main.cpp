@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
 
   for (auto add : {blk::cli::add_init, blk::cli::add_id, blk::cli::add_put, blk::cli::add_get,
                    blk::cli::add_ls, blk::cli::add_rm, blk::cli::add_import,
-                   blk::cli::add_export, blk::cli::add_peer, blk::cli::add_serve,
+                   blk::cli::add_export, blk::cli::add_log, blk::cli::add_peer, blk::cli::add_serve,
                    blk::cli::add_ping})
     add(app, ctx);
 
