@@ -11,7 +11,8 @@
 namespace {
 
 const char* const kDescription =
-    "blk: a local-first block store with transactions and peer-to-peer sync.\n"
+    "blk: a local-first block store with transactions, for your own few machines.\n"
+    "Peers authenticate each other over an encrypted channel (sync comes next).\n"
     "Data goes to stdout, messages to stderr. See man blk(1) for the exit codes.";
 
 void add_global_options(CLI::App& app, blk::cli::Context& ctx) {

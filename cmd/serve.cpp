@@ -31,8 +31,11 @@ Result<void> run(Context& ctx, const Options& o) {
       config.listen.push_back(*a);
     }
   }
-  config.log = [&ctx](const std::string& line) {
-    if (!ctx.quiet) fmt::print(stderr, "blk serve: {}\n", line);
+  // Over stdio our stderr is the dialling side's (ssh passes it through):
+  // it gets only our final error, unless -v asks for the whole story.
+  bool log = o.stdio ? ctx.verbose : !ctx.quiet;
+  config.log = [log](const std::string& line) {
+    if (log) fmt::print(stderr, "blk serve: {}\n", line);
   };
   return net::serve(config);
 }

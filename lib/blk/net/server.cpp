@@ -113,7 +113,7 @@ Result<void> serve(const ServerConfig& config) {
     try {
       listeners.push_back(listen(io.get_executor(), a));
     } catch (const std::exception& e) {
-      return make_error(Code::usage, fmt::format("cannot listen on {}: {}", to_string(a), e.what()));
+      return make_error(Code::failure, fmt::format("cannot listen on {}: {}", to_string(a), e.what()));
     }
     where.push_back(listeners.back()->where());
   }

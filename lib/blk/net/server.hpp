@@ -31,7 +31,8 @@ struct ServerConfig {
 };
 
 // Runs until a signal (ok), or with stdio until the one peer is done (its
-// result). Errors: Code::usage for an address it cannot listen on.
+// result). Errors: Code::failure for an address it cannot listen on (in
+// use, not local), Code::usage when there is nothing to listen on.
 Result<void> serve(const ServerConfig& config);
 
 }  // namespace blk::net
