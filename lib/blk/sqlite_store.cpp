@@ -89,14 +89,7 @@ class SqliteStore final : public Store {
   explicit SqliteStore(Db db) : db_(std::move(db)) {}
 
   Result<void> prepare_statements() {
-    auto prep = [&](Stmt& s, const std::string& sql) -> Result<void> {
-      auto r = Stmt::prepare(db_, sql.c_str());
-      if (!r) return std::move(r).error();
-      s = std::move(*r);
-      return {};
-    };
-    BLK_TRY(prep(get_, fmt::format("SELECT {} FROM blocks WHERE id = ?1", kColumns)));
-    return {};
+    return prepare(get_, fmt::format("SELECT {} FROM blocks WHERE id = ?1", kColumns));
   }
 
   Result<std::optional<Block>> get(std::string_view id) override {
@@ -172,21 +165,23 @@ class SqliteStore final : public Store {
  private:
   friend class SqliteTransaction;
 
+  // Prepared once, on the first write: reads never pay for them.
   Result<void> prepare_write_statements() {
-    auto prep = [&](Stmt& s, const std::string& sql) -> Result<void> {
-      auto r = Stmt::prepare(db_, sql.c_str());
-      if (!r) return std::move(r).error();
-      s = std::move(*r);
-      return {};
-    };
-    BLK_TRY(prep(insert_, fmt::format("INSERT INTO blocks ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+    BLK_TRY(prepare(insert_, fmt::format("INSERT INTO blocks ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                                       "?7, ?8, ?9, ?10, ?11)",
                                       kColumns)));
-    BLK_TRY(prep(update_,
+    BLK_TRY(prepare(update_,
                  "UPDATE blocks SET seq = ?1, type = ?3, created_at = ?4, modified_at = ?5, "
                  "deleted_at = ?6, schema = ?7, modified_by = ?8, versions = ?9, "
                  "version_hash = ?10, blob = ?11 WHERE seq = ?12"));
-    BLK_TRY(prep(max_seq_, "SELECT coalesce(max(seq), 0) FROM blocks"));
+    BLK_TRY(prepare(max_seq_, "SELECT coalesce(max(seq), 0) FROM blocks"));
+    return {};
+  }
+
+  Result<void> prepare(Stmt& s, const std::string& sql) {
+    auto r = Stmt::prepare(db_, sql.c_str());
+    if (!r) return std::move(r).error();
+    s = std::move(*r);
     return {};
   }
 
