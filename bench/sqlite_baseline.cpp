@@ -150,16 +150,18 @@ void check(sqlite3* db, int rc, const char* doing) {
     die(std::string(doing) + ": " + sqlite3_errmsg(db));
 }
 
-void exec(sqlite3* db, const char* sql) { check(db, sqlite3_exec(db, sql, nullptr, nullptr, nullptr), sql); }
+void exec(sqlite3* db, const char* sql) {
+  check(db, sqlite3_exec(db, sql, nullptr, nullptr, nullptr), sql);
+}
 
 int insert(const char* path, std::uint64_t n, std::uint64_t seed) {
   auto t0 = std::chrono::steady_clock::now();
   sqlite3* db = nullptr;
   // The same open flags and pragmas as blk (lib/blk/sqlite_db.cpp, sqlite_store.cpp).
-  int rc = sqlite3_open_v2(path, &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                               SQLITE_OPEN_EXRESCODE,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path, &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+      nullptr);
   if (rc != SQLITE_OK) die(std::string("cannot open ") + path);
   sqlite3_busy_timeout(db, blk::kBusyTimeoutMs);
   exec(db, "PRAGMA journal_mode = WAL");

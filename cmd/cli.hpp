@@ -3,14 +3,13 @@
 // call the library and print; the logic lives in lib/.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "blk/error.hpp"
 #include "blk/store.hpp"

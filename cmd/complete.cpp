@@ -1,6 +1,7 @@
 // blk __complete WORD...: the candidates for the last word of a command line
-// (WORD... are the words after `blk`; the last may be empty), one per line. The bash, zsh and fish shims in completions/ call it, so the
-// completions always know exactly the subcommands and options of this blk.
+// (WORD... are the words after `blk`; the last may be empty), one per line. The bash, zsh and fish
+// shims in completions/ call it, so the completions always know exactly the subcommands and options
+// of this blk.
 #include <algorithm>
 
 #include "cli.hpp"
@@ -37,7 +38,7 @@ void run(CLI::App* root, const std::vector<std::string>& words) {
     for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; }))
       if (sub->get_name() == w) app = sub;
   }
-  if (value_expected) return;  // a value: let the shell complete file names
+  if (value_expected) return;        // a value: let the shell complete file names
   std::vector<std::string> offered;  // --help is on every level: say it once
   auto offer = [&](const std::string& s) {
     if (s.rfind(current, 0) != 0 || std::find(offered.begin(), offered.end(), s) != offered.end())

@@ -22,7 +22,8 @@ Result<void> write_file(const std::string& path, std::string_view bytes) {
   bool ok = f && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   int err = errno;
   if (f && std::fclose(f) != 0 && ok) ok = false, err = errno;
-  if (!ok) return make_error(Code::failure, fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  if (!ok)
+    return make_error(Code::failure, fmt::format("cannot write {}: {}", path, std::strerror(err)));
   return {};
 }
 
@@ -33,9 +34,8 @@ Result<void> run(Context& ctx, const Options& o) {
   auto found = (*store)->get(o.id);
   if (!found) return std::move(found).error();
   if (!*found || (*found)->deleted())
-    return make_error(Code::not_found,
-                      fmt::format("no block with id '{}'{}", o.id,
-                                  *found ? " (it was deleted)" : ""));
+    return make_error(Code::not_found, fmt::format("no block with id '{}'{}", o.id,
+                                                   *found ? " (it was deleted)" : ""));
   const Block& b = **found;
   std::string json;
   if (ctx.json) {
@@ -60,8 +60,9 @@ void add_get(CLI::App& app, Context& ctx) {
   cmd->add_option("id", o->id, "The block's id")->required()->type_name("ID");
   cmd->add_option("-o,--output", o->output, "Write to FILE; - writes to stdout even if a terminal")
       ->type_name("FILE|-");
-  cmd->footer("A missing or deleted block exits with code 4. --json prints the whole block, "
-              "blob in base64.");
+  cmd->footer(
+      "A missing or deleted block exits with code 4. --json prints the whole block, "
+      "blob in base64.");
   cmd->callback([&ctx, o] { ctx.result = run(ctx, *o); });
 }
 

@@ -19,8 +19,10 @@ Result<void> run(Context& ctx, const std::string& file) {
   auto summary = import_json_lines(**store, in);
   if (in != stdin) std::fclose(in);
   if (!summary) return std::move(summary).error();
-  if (ctx.json) out(fmt::format("{{\"imported\":{}}}\n", summary->blocks));
-  else note(ctx, "imported {} block(s)", summary->blocks);
+  if (ctx.json)
+    out(fmt::format("{{\"imported\":{}}}\n", summary->blocks));
+  else
+    note(ctx, "imported {} block(s)", summary->blocks);
   return {};
 }
 
@@ -31,8 +33,9 @@ void add_import(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("import", "Write blocks from JSON lines, all or nothing");
   auto file = std::make_shared<std::string>("-");
   cmd->add_option("file", *file, "Read from FILE (default: - for stdin)")->type_name("FILE|-");
-  cmd->footer("Each line is a block in the shape of `blk get --json` (blk export's output).\n"
-              "One bad line (named by its number, exit code 5) imports nothing.");
+  cmd->footer(
+      "Each line is a block in the shape of `blk get --json` (blk export's output).\n"
+      "One bad line (named by its number, exit code 5) imports nothing.");
   cmd->callback([&ctx, file] { ctx.result = run(ctx, *file); });
 }
 

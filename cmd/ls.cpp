@@ -53,8 +53,9 @@ void add_ls(CLI::App& app, Context& ctx) {
                   "milliseconds since 1970)")
       ->type_name("TIME");
   cmd->add_flag("--deleted", o->deleted, "Include deleted blocks (tombstones)");
-  cmd->footer("Columns: ID, TYPE, SIZE (bytes, or 'deleted'), MODIFIED (UTC), tab-separated,\n"
-              "in id order. --json: one object per line, as get --json but \"size\" for \"blob\".");
+  cmd->footer(
+      "Columns: ID, TYPE, SIZE (bytes, or 'deleted'), MODIFIED (UTC), tab-separated,\n"
+      "in id order. --json: one object per line, as get --json but \"size\" for \"blob\".");
   cmd->callback([&ctx, o] { ctx.result = run(ctx, *o); });
 }
 

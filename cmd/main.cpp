@@ -27,7 +27,9 @@ void add_global_options(CLI::App& app, blk::cli::Context& ctx) {
   app.set_version_flag("--version", std::string("blk ") + BLK_VERSION);
 }
 
-int exit_code(blk::Code code) { return static_cast<int>(code); }
+int exit_code(blk::Code code) {
+  return static_cast<int>(code);
+}
 
 }  // namespace
 
@@ -43,9 +45,8 @@ int main(int argc, char** argv) {
   add_global_options(app, ctx);
 
   for (auto add : {blk::cli::add_init, blk::cli::add_id, blk::cli::add_put, blk::cli::add_get,
-                   blk::cli::add_ls, blk::cli::add_rm, blk::cli::add_import,
-                   blk::cli::add_export, blk::cli::add_log, blk::cli::add_peer, blk::cli::add_serve,
-                   blk::cli::add_ping})
+                   blk::cli::add_ls, blk::cli::add_rm, blk::cli::add_import, blk::cli::add_export,
+                   blk::cli::add_log, blk::cli::add_peer, blk::cli::add_serve, blk::cli::add_ping})
     add(app, ctx);
 
   if (argc >= 2 && std::string_view(argv[1]) == "__complete") {

@@ -5,7 +5,7 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace {  // names unique across cmd/: it is built as one unit
+namespace {           // names unique across cmd/: it is built as one unit
 int write_errno = 0;  // the first failed write's errno; 0 while all is well
 
 bool failed() {
@@ -27,7 +27,9 @@ Result<void> flush_out() {
                     fmt::format("cannot write to standard output: {}", std::strerror(write_errno)));
 }
 
-bool out_closed() { return write_errno != 0; }
+bool out_closed() {
+  return write_errno != 0;
+}
 
 Result<std::unique_ptr<Store>> Context::open() const {
   auto p = paths();

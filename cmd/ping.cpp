@@ -1,6 +1,7 @@
 // blk ping: authenticate with a peer and time a round trip.
-#include "blk/machine.hpp"
 #include "blk/net/ping.hpp"
+
+#include "blk/machine.hpp"
 #include "cli.hpp"
 
 namespace blk::cli {
@@ -15,7 +16,8 @@ Result<void> run(Context& ctx, const std::string& target) {
   if (!r) return std::move(r).error();
   std::string key = to_base64(r->key);
   if (ctx.json)
-    out(fmt::format("{{\"peer\":\"{}\",\"key\":\"{}\",\"address\":\"{}\",\"protocol\":{},"
+    out(
+        fmt::format("{{\"peer\":\"{}\",\"key\":\"{}\",\"address\":\"{}\",\"protocol\":{},"
                     "\"rtt_ms\":{:.3f}}}\n",
                     r->peer, key, r->address, r->version, r->rtt_ms));
   else
@@ -32,8 +34,9 @@ void add_ping(CLI::App& app, Context& ctx) {
   cmd->add_option("peer", *target, "A peer's name in the manifest, or an address")
       ->required()
       ->type_name("PEER|ADDRESS");
-  cmd->footer("Prints NAME, KEY and the round trip, tab-separated. To a named peer only its "
-              "key is accepted;\nto an address, any peer in the manifest.");
+  cmd->footer(
+      "Prints NAME, KEY and the round trip, tab-separated. To a named peer only its "
+      "key is accepted;\nto an address, any peer in the manifest.");
   cmd->callback([&ctx, target] { ctx.result = run(ctx, *target); });
 }
 

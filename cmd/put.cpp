@@ -88,8 +88,9 @@ void add_put(CLI::App& app, Context& ctx) {
       ->type_name("N");
   cmd->add_option("file", o->file, "Read the blob from FILE (default: - for stdin)")
       ->type_name("FILE|-");
-  cmd->footer("The blob is stored byte for byte, at most 16 MiB. --json prints the block's "
-              "metadata.");
+  cmd->footer(
+      "The blob is stored byte for byte, at most 16 MiB. --json prints the block's "
+      "metadata.");
   cmd->callback([&ctx, o] { ctx.result = run(ctx, *o); });
 }
 

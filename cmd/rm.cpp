@@ -23,8 +23,9 @@ void add_rm(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("rm", "Delete blocks (they stay as tombstones, for sync)");
   auto ids = std::make_shared<std::vector<std::string>>();
   cmd->add_option("id", *ids, "The blocks' ids")->required()->type_name("ID...");
-  cmd->footer("All or nothing: if one id does not exist (exit code 4), none is deleted.\n"
-              "Deleting a block that is already deleted does nothing.");
+  cmd->footer(
+      "All or nothing: if one id does not exist (exit code 4), none is deleted.\n"
+      "Deleting a block that is already deleted does nothing.");
   cmd->callback([&ctx, ids] { ctx.result = run(ctx, *ids); });
 }
 

@@ -51,8 +51,9 @@ void add_serve(CLI::App& app, Context& ctx) {
                   "Default: the manifest's [machine] listen")
       ->type_name("ADDR");
   cmd->add_flag("--stdio", o->stdio, "Serve one peer over stdin/stdout (for exec: and ssh://)");
-  cmd->footer("Only peers listed in the manifest get past the handshake. One line per "
-              "connection event on stderr; SIGINT or SIGTERM stops it cleanly.");
+  cmd->footer(
+      "Only peers listed in the manifest get past the handshake. One line per "
+      "connection event on stderr; SIGINT or SIGTERM stops it cleanly.");
   cmd->callback([&ctx, o] { ctx.result = run(ctx, *o); });
 }
 

@@ -1,11 +1,10 @@
 #include "blk/address.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <optional>
-
-#include <fmt/format.h>
 
 namespace blk {
 namespace {

@@ -1,11 +1,10 @@
 #include "blk/block.hpp"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <chrono>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace blk {
 namespace {

@@ -1,11 +1,10 @@
 #include "blk/block_json.hpp"
 
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 
 #include <cstdlib>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "blk/encoding.hpp"
 
@@ -16,10 +15,13 @@ void append_block_json(std::string& out, const Block& b, BlobField blob) {
   append_json_string(out, b.id);
   out += ",\"type\":";
   append_json_string(out, b.type);
-  fmt::format_to(std::back_inserter(out), ",\"created_at\":{},\"modified_at\":{},\"deleted_at\":",
-                 b.created_at, b.modified_at);
-  if (b.deleted_at) fmt::format_to(std::back_inserter(out), "{}", *b.deleted_at);
-  else out += "null";
+  fmt::format_to(std::back_inserter(out),
+                 ",\"created_at\":{},\"modified_at\":{},\"deleted_at\":", b.created_at,
+                 b.modified_at);
+  if (b.deleted_at)
+    fmt::format_to(std::back_inserter(out), "{}", *b.deleted_at);
+  else
+    out += "null";
   fmt::format_to(std::back_inserter(out), ",\"schema\":{},\"modified_by\":\"{}\",\"seq\":{}",
                  b.schema, b.modified_by, b.seq);
   out += ",\"version\":\"";
@@ -56,17 +58,23 @@ Result<BlockWrite> BlockJsonParser::parse(std::string& line) {
   using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
                                               rapidjson::MemoryPoolAllocator<>>;
   Document doc(&values, sizeof impl_->stack, &stack);
-  // In place: strings stay in `line`'s buffer, nothing is copied.
-  doc.ParseInsitu(line.data());  // trailing characters are an error too
+  // In place: strings stay in `line`'s buffer, nothing is copied. The
+  // in-place parser stops at a NUL, so a NUL would hide what follows it.
+  if (line.find('\0') != std::string::npos) return bad("not valid JSON (a NUL byte)");
+  // Iterative: nesting depth costs heap, not stack ([[[[... cannot crash us).
+  doc.ParseInsitu<rapidjson::kParseIterativeFlag>(
+      line.data());  // trailing characters are an error too
   if (doc.HasParseError()) return bad("not valid JSON");
   if (!doc.IsObject()) return bad("not a JSON object");
 
   BlockWrite w;
   bool have_type = false, have_blob = false;
-  auto millis = [&](const rapidjson::Value& v, std::string_view key) -> Result<std::optional<Millis>> {
+  auto millis = [&](const rapidjson::Value& v,
+                    std::string_view key) -> Result<std::optional<Millis>> {
     if (v.IsNull()) return std::optional<Millis>();
     if (!v.IsInt64() || v.GetInt64() < 0)
-      return bad(fmt::format("\"{}\" must be milliseconds since 1970 (a non-negative integer)", key));
+      return bad(
+          fmt::format("\"{}\" must be milliseconds since 1970 (a non-negative integer)", key));
     return std::optional<Millis>(v.GetInt64());
   };
   for (const auto& member : doc.GetObject()) {
@@ -89,9 +97,12 @@ Result<BlockWrite> BlockJsonParser::parse(std::string& line) {
     } else if (key == "created_at" || key == "modified_at" || key == "deleted_at") {
       auto t = millis(v, key);
       if (!t) return std::move(t).error();
-      if (key == "created_at") w.created_at = *t;
-      else if (key == "modified_at") w.modified_at = *t;
-      else w.deleted_at = *t;
+      if (key == "created_at")
+        w.created_at = *t;
+      else if (key == "modified_at")
+        w.modified_at = *t;
+      else
+        w.deleted_at = *t;
     }
     // Other keys are derived ("seq", "version", ...) or from a newer blk.
   }

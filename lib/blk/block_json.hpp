@@ -8,8 +8,8 @@
 // "size":BYTES in place of "blob".
 #pragma once
 
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 

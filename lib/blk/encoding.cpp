@@ -14,10 +14,14 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   if (c < 0x80) return 1;
   std::size_t n;
   std::uint32_t cp;
-  if ((c & 0xe0) == 0xc0) n = 2, cp = c & 0x1f;
-  else if ((c & 0xf0) == 0xe0) n = 3, cp = c & 0x0f;
-  else if ((c & 0xf8) == 0xf0) n = 4, cp = c & 0x07;
-  else return 0;
+  if ((c & 0xe0) == 0xc0)
+    n = 2, cp = c & 0x1f;
+  else if ((c & 0xf0) == 0xe0)
+    n = 3, cp = c & 0x0f;
+  else if ((c & 0xf8) == 0xf0)
+    n = 4, cp = c & 0x07;
+  else
+    return 0;
   if (i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     auto cc = static_cast<unsigned char>(s[i + k]);
@@ -76,8 +80,8 @@ Result<std::string> base64_decode_data(std::string_view text) {
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   std::size_t full = text.size() - (pad ? 4 : 0);
   for (std::size_t i = 0; i < full; i += 4) {
-    unsigned a = kBase64Values[in[i]], b = kBase64Values[in[i + 1]],
-             c = kBase64Values[in[i + 2]], d = kBase64Values[in[i + 3]];
+    unsigned a = kBase64Values[in[i]], b = kBase64Values[in[i + 1]], c = kBase64Values[in[i + 2]],
+             d = kBase64Values[in[i + 3]];
     if ((a | b | c | d) & 0x80) return bad();
     std::uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
     *o++ = static_cast<unsigned char>(v >> 16);

@@ -12,16 +12,16 @@ namespace blk {
 // What kind of failure. The numeric values are blk's exit codes (README,
 // man blk(1)); they are a stable interface, so never renumber one.
 enum class Code : int {
-  failure = 1,         // anything not covered below (I/O error, internal bug)
-  usage = 2,           // bad command-line arguments
-  partial = 3,         // some peers synced, some did not (sync)
-  not_found = 4,       // no such block (or it is deleted)
-  invalid_input = 5,   // malformed data: an import line, an over-long blob
-  no_store = 10,       // the store does not exist
-  store_locked = 11,   // another process held the store past the busy timeout
-  store_unusable = 12, // corrupt, not a blk store, or made by a newer blk
-  store_readonly = 13, // the store cannot be written (permissions, read-only fs)
-  store_exists = 14,   // `init` refused to overwrite an existing store
+  failure = 1,          // anything not covered below (I/O error, internal bug)
+  usage = 2,            // bad command-line arguments
+  partial = 3,          // some peers synced, some did not (sync)
+  not_found = 4,        // no such block (or it is deleted)
+  invalid_input = 5,    // malformed data: an import line, an over-long blob
+  no_store = 10,        // the store does not exist
+  store_locked = 11,    // another process held the store past the busy timeout
+  store_unusable = 12,  // corrupt, not a blk store, or made by a newer blk
+  store_readonly = 13,  // the store cannot be written (permissions, read-only fs)
+  store_exists = 14,    // `init` refused to overwrite an existing store
 };
 
 struct Error {
@@ -78,8 +78,8 @@ inline Error make_error(Code code, std::string message) {
 
 // Propagates the error of a Result-returning expression; otherwise yields
 // nothing. For use inside functions that themselves return a Result.
-#define BLK_TRY(expr)                             \
-  do {                                            \
-    auto blk_try_result_ = (expr);                \
+#define BLK_TRY(expr)                                                \
+  do {                                                               \
+    auto blk_try_result_ = (expr);                                   \
     if (!blk_try_result_) return std::move(blk_try_result_).error(); \
   } while (0)

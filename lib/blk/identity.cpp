@@ -1,12 +1,11 @@
 #include "blk/identity.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "blk/encoding.hpp"
 
@@ -44,7 +43,8 @@ Result<void> write_secret_key(const std::string& path, const KeyPair& keys) {
   int err = errno;
   close(fd);
   sodium_memzero(text.data(), text.size());
-  if (!ok) return make_error(Code::failure, fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  if (!ok)
+    return make_error(Code::failure, fmt::format("cannot write {}: {}", path, std::strerror(err)));
   return {};
 }
 

@@ -1,8 +1,10 @@
 #include "blk/manifest.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>  // only here: no header of blk's exposes toml++
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,9 +12,6 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>  // only here: no header of blk's exposes toml++
 
 #include "blk/block.hpp"
 #include "blk/encoding.hpp"

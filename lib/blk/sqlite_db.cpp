@@ -1,8 +1,7 @@
 #include "blk/sqlite_db.hpp"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace blk::sqlite {
 
@@ -51,8 +50,7 @@ Error Db::error(int rc, std::string_view doing) const {
     case SQLITE_FULL:
       return make_error(Code::failure, fmt::format("disk full writing {}", path_));
     default:
-      return make_error(Code::failure,
-                        fmt::format("{} failed while {}: {}", path_, doing, detail));
+      return make_error(Code::failure, fmt::format("{} failed while {}: {}", path_, doing, detail));
   }
 }
 
@@ -78,7 +76,9 @@ Result<Stmt> Stmt::prepare(const Db& db, const char* sql) {
   return s;
 }
 
-void Stmt::bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
+void Stmt::bind(int i, std::int64_t v) {
+  sqlite3_bind_int64(st_, i, v);
+}
 void Stmt::bind(int i, std::string_view text) {
   sqlite3_bind_text(st_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
 }
@@ -87,7 +87,9 @@ void Stmt::bind_blob(int i, std::string_view bytes) {
   sqlite3_bind_blob(st_, i, bytes.empty() ? "" : bytes.data(), static_cast<int>(bytes.size()),
                     SQLITE_STATIC);
 }
-void Stmt::bind_null(int i) { sqlite3_bind_null(st_, i); }
+void Stmt::bind_null(int i) {
+  sqlite3_bind_null(st_, i);
+}
 
 Result<bool> Stmt::step() {
   int rc = sqlite3_step(st_);
@@ -110,8 +112,12 @@ void Stmt::reset() {
   sqlite3_clear_bindings(st_);
 }
 
-std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(st_, col); }
-bool Stmt::is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+std::int64_t Stmt::int64(int col) const {
+  return sqlite3_column_int64(st_, col);
+}
+bool Stmt::is_null(int col) const {
+  return sqlite3_column_type(st_, col) == SQLITE_NULL;
+}
 std::string_view Stmt::text(int col) const {
   auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
   return p ? std::string_view(p, sqlite3_column_bytes(st_, col)) : std::string_view();

@@ -1,10 +1,9 @@
 #include "blk/sqlite_store.hpp"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "blk/sqlite_db.hpp"
 
@@ -168,12 +167,12 @@ class SqliteStore final : public Store {
   // Prepared once, on the first write: reads never pay for them.
   Result<void> prepare_write_statements() {
     BLK_TRY(prepare(insert_, fmt::format("INSERT INTO blocks ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                      "?7, ?8, ?9, ?10, ?11)",
-                                      kColumns)));
+                                         "?7, ?8, ?9, ?10, ?11)",
+                                         kColumns)));
     BLK_TRY(prepare(update_,
-                 "UPDATE blocks SET seq = ?1, type = ?3, created_at = ?4, modified_at = ?5, "
-                 "deleted_at = ?6, schema = ?7, modified_by = ?8, versions = ?9, "
-                 "version_hash = ?10, blob = ?11 WHERE seq = ?12"));
+                    "UPDATE blocks SET seq = ?1, type = ?3, created_at = ?4, modified_at = ?5, "
+                    "deleted_at = ?6, schema = ?7, modified_by = ?8, versions = ?9, "
+                    "version_hash = ?10, blob = ?11 WHERE seq = ?12"));
     BLK_TRY(prepare(max_seq_, "SELECT coalesce(max(seq), 0) FROM blocks"));
     return {};
   }
@@ -211,8 +210,8 @@ Result<std::string> SqliteTransaction::put(BlockWrite w) {
   BLK_TRY(validate_name("type", w.type));
   if (w.blob.size() > kMaxBlobBytes)
     return make_error(Code::invalid_input,
-                      fmt::format("blob is {} bytes; the limit is {} bytes (16 MiB)",
-                                  w.blob.size(), kMaxBlobBytes));
+                      fmt::format("blob is {} bytes; the limit is {} bytes (16 MiB)", w.blob.size(),
+                                  kMaxBlobBytes));
   auto old = store_.get(w.id);
   if (!old) return std::move(old).error();
 
@@ -229,10 +228,12 @@ Result<std::string> SqliteTransaction::put(BlockWrite w) {
     const Block& prev = **old;
     b.created_at = w.created_at.value_or(prev.created_at);
     // A local write moves modified_at forward, even within one millisecond.
-    b.modified_at = w.modified_at.value_or(w.deleted_at.value_or(std::max(now, prev.modified_at + 1)));
+    b.modified_at =
+        w.modified_at.value_or(w.deleted_at.value_or(std::max(now, prev.modified_at + 1)));
     b.versions = prev.versions;
   } else {
-    b.modified_at = w.modified_at.value_or(w.deleted_at.value_or(std::max(now, w.created_at.value_or(now))));
+    b.modified_at =
+        w.modified_at.value_or(w.deleted_at.value_or(std::max(now, w.created_at.value_or(now))));
     b.created_at = w.created_at.value_or(std::min(now, b.modified_at));
   }
   if (b.created_at > b.modified_at)
@@ -275,7 +276,10 @@ Result<void> SqliteTransaction::write(Block& b, std::optional<std::int64_t> old_
   s.bind(3, std::string_view(b.type));
   s.bind(4, b.created_at);
   s.bind(5, b.modified_at);
-  if (b.deleted_at) s.bind(6, *b.deleted_at); else s.bind_null(6);
+  if (b.deleted_at)
+    s.bind(6, *b.deleted_at);
+  else
+    s.bind_null(6);
   s.bind(7, static_cast<std::int64_t>(b.schema));
   s.bind(8, std::string_view(b.modified_by));
   s.bind_blob(9, versions);
@@ -313,9 +317,9 @@ Result<void> create_sqlite_store(const std::string& path, const StoreIdentity& i
   BLK_TRY(db->exec(kSchemaSql));
   auto ins = Stmt::prepare(*db, "INSERT INTO meta (key, value) VALUES (?1, ?2)");
   if (!ins) return std::move(ins).error();
-  for (auto [k, v] : {std::pair{"machine_id", &identity.machine_id},
-                      std::pair{"public_key", &identity.public_key},
-                      std::pair{"epoch", &identity.epoch}}) {
+  for (auto [k, v] :
+       {std::pair{"machine_id", &identity.machine_id},
+        std::pair{"public_key", &identity.public_key}, std::pair{"epoch", &identity.epoch}}) {
     ins->bind(1, std::string_view(k));
     ins->bind(2, std::string_view(*v));
     BLK_TRY(ins->run());
@@ -325,8 +329,7 @@ Result<void> create_sqlite_store(const std::string& path, const StoreIdentity& i
 }
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
-  if (!file_exists(path))
-    return make_error(Code::no_store, fmt::format("no store at {}", path));
+  if (!file_exists(path)) return make_error(Code::no_store, fmt::format("no store at {}", path));
   auto db = Db::open(path, /*create=*/false, kBusyTimeoutMs);
   if (!db) return std::move(db).error();
   BLK_TRY(db->exec("PRAGMA synchronous = FULL"));

@@ -1,12 +1,11 @@
 #include "blk/store_dir.hpp"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "blk/block.hpp"
 #include "blk/encoding.hpp"
@@ -52,9 +51,12 @@ Result<StorePaths> resolve_store(const std::optional<std::string>& flag,
   if (name.find('/') != std::string::npos || name == "." || name == "..")
     return make_error(Code::usage, fmt::format("app name '{}' cannot be a path", name));
   std::string base;
-  if (auto xdg = env("XDG_DATA_HOME")) base = *xdg;
-  else if (auto home = env("HOME")) base = *home + "/.local/share";
-  else return make_error(Code::usage, "cannot find a store: set --store, BLK_STORE or HOME");
+  if (auto xdg = env("XDG_DATA_HOME"))
+    base = *xdg;
+  else if (auto home = env("HOME"))
+    base = *home + "/.local/share";
+  else
+    return make_error(Code::usage, "cannot find a store: set --store, BLK_STORE or HOME");
   return StorePaths{base + "/blk/" + name};
 }
 
@@ -65,8 +67,7 @@ Result<StoreIdentity> init_store(const StorePaths& paths, const std::string& mac
     return make_error(Code::store_exists, fmt::format("a store already exists at {}", paths.dir));
   bool made_dir = !fs::exists(paths.dir, ec);
   if (made_dir && !fs::create_directories(paths.dir, ec))
-    return make_error(Code::failure,
-                      fmt::format("cannot create {}: {}", paths.dir, ec.message()));
+    return make_error(Code::failure, fmt::format("cannot create {}: {}", paths.dir, ec.message()));
   if (!fs::is_directory(paths.dir, ec))
     return make_error(Code::usage, fmt::format("{} is not a directory", paths.dir));
   if (fs::exists(paths.manifest(), ec))
@@ -75,8 +76,8 @@ Result<StoreIdentity> init_store(const StorePaths& paths, const std::string& mac
 
   // Undo everything on any failure, so a failed init leaves nothing behind.
   auto cleanup = [&] {
-    for (const auto& f : {paths.secret_key(), paths.db(), paths.db() + "-wal",
-                          paths.db() + "-shm", paths.manifest()})
+    for (const auto& f : {paths.secret_key(), paths.db(), paths.db() + "-wal", paths.db() + "-shm",
+                          paths.manifest()})
       fs::remove(f, ec);
     if (made_dir) fs::remove(paths.dir, ec);
   };

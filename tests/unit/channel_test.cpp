@@ -1,8 +1,9 @@
 // The channel as a whole, on a virtual clock: messages both ways, deadlines,
 // keepalives and clean or cut ends.
+#include "blk/wire/channel.hpp"
+
 #include <doctest/doctest.h>
 
-#include "blk/wire/channel.hpp"
 #include "blk/wire/message.hpp"
 
 using namespace blk;

@@ -1,12 +1,13 @@
 // The hello, handshake and record layer, driven in memory: both sides are
 // real state machines, the "network" is a string we can cut, flip and replay.
+#include "blk/wire/handshake.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstring>
 #include <functional>
 #include <set>
 
-#include "blk/wire/handshake.hpp"
 #include "blk/wire/hello.hpp"
 #include "blk/wire/records.hpp"
 
@@ -199,9 +200,9 @@ TEST_CASE("a flipped bit anywhere in the handshake fails it, and no side complet
   Keys k;
   // Every bit of every byte sent in either direction, one at a time.
   for (bool to_r : {true, false}) {
-    std::size_t total = to_r ? encode_hello(kOurVersions).size() + Handshake::kMsg1Size +
-                                   Handshake::kMsg3Size
-                             : encode_hello(kOurVersions).size() + Handshake::kMsg2Size;
+    std::size_t total =
+        to_r ? encode_hello(kOurVersions).size() + Handshake::kMsg1Size + Handshake::kMsg3Size
+             : encode_hello(kOurVersions).size() + Handshake::kMsg2Size;
     for (std::size_t pos = 0; pos < total; ++pos) {
       for (int bit = 0; bit < 8; bit += 3) {
         Handshake i(config(Role::initiator, k.initiator, only(k.responder)));

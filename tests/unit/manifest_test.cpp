@@ -1,7 +1,8 @@
 // The manifest, addresses and the secret key file: parsing, the errors a
 // person sees (with their line numbers), and text edits that keep the rest.
-#include <doctest/doctest.h>
+#include "blk/manifest.hpp"
 
+#include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -10,7 +11,6 @@
 #include "blk/address.hpp"
 #include "blk/encoding.hpp"
 #include "blk/identity.hpp"
-#include "blk/manifest.hpp"
 #include "blk/secret_key.hpp"
 #include "temp_dir.hpp"
 
@@ -247,7 +247,8 @@ TEST_CASE("manifest: errors name the file, the line and the field") {
                  "m.toml:5: [machine]: listen: 'tcp://h:65536' is not an address"));
   CHECK(contains(parse_error("[machine]\nname = \"x\"\nname = \"y\"\n"), "m.toml:3: "));
   CHECK(contains(parse_error("[machine]\nname = \"x\n"), "m.toml:2: "));
-  CHECK(contains(parse_error("peer = 3\n" + machine()), "m.toml:1: peer must be written as [[peer]] tables"));
+  CHECK(contains(parse_error("peer = 3\n" + machine()),
+                 "m.toml:1: peer must be written as [[peer]] tables"));
 }
 
 TEST_CASE("editing: add appends a [[peer]] table and keeps every other byte") {

@@ -13,7 +13,8 @@ TEST_CASE("names: the documented charset and 1..255 bytes") {
   CHECK(validate_name("id", std::string(255, 'x')).ok());
   CHECK_FALSE(validate_name("id", "").ok());
   CHECK_FALSE(validate_name("id", std::string(256, 'x')).ok());
-  for (std::string bad : std::initializer_list<std::string>{"a b", "a\"b", "a\\b", "a\nb", std::string("a\0b", 3), "caf\xc3\xa9", "a*b"})
+  for (std::string bad : std::initializer_list<std::string>{
+           "a b", "a\"b", "a\\b", "a\nb", std::string("a\0b", 3), "caf\xc3\xa9", "a*b"})
     CHECK_FALSE(validate_name("id", bad).ok());
   CHECK(validate_name("type", "").error().message == "type is empty");
 }
@@ -56,7 +57,10 @@ TEST_CASE("the version hash covers every field but seq") {
   CHECK(differs([](Block& c) { c.modified_by = "n"; }));
   CHECK(differs([](Block& c) { c.versions["m"] = 2; }));
   // Length prefixes: moving a byte between id and type changes the hash.
-  CHECK(differs([](Block& c) { c.id = "kt"; c.type = ""; }));
+  CHECK(differs([](Block& c) {
+    c.id = "kt";
+    c.type = "";
+  }));
 }
 
 TEST_CASE("base64 and hex") {
@@ -81,9 +85,10 @@ TEST_CASE("the fast blob base64 agrees with libsodium's, and is as strict") {
     CHECK(*dec == bytes);
     bytes.push_back(static_cast<char>(n * 37 + 11));
   }
-  for (auto bad : {"A", "AB", "ABC", "A===", "AB=A", "A*B=", "AB\n=", "=AAA", "AR==", "ABD=",
-                   "AAAA====", "AA=="
-                   "AAAA"})
+  for (auto bad :
+       {"A", "AB", "ABC", "A===", "AB=A", "A*B=", "AB\n=", "=AAA", "AR==", "ABD=", "AAAA====",
+        "AA=="
+        "AAAA"})
     CHECK_FALSE(base64_decode_data(bad).ok());
   CHECK(base64_decode_data("AA==").value() == std::string(1, '\0'));
   CHECK(base64_decode_data("AAE=").value() == std::string("\0\x01", 2));
@@ -146,6 +151,11 @@ TEST_CASE("JSON lines that are not blocks are refused with the reason") {
   CHECK(why("{\"type\":\"t\",\"blob\":\"\",\"created_at\":\"x\"}").find("created_at") !=
         std::string::npos);
   CHECK(why("{\"type\":\"t\",\"blob\":\"\"} trailing") == "not valid JSON");
+  // Found by the fuzzer: deep nesting must not exhaust the stack, and a NUL
+  // must not hide what follows it.
+  CHECK(why(std::string(100000, '[')) == "not valid JSON");
+  CHECK(why(std::string("{\"type\":\"t\",\"blob\":\"\"}\0garbage", 33)).find("NUL") !=
+        std::string::npos);
   // A tombstone needs no blob; unknown keys are ignored.
   std::string tomb = "{\"type\":\"t\",\"deleted_at\":5,\"future\":[1]}";
   CHECK(parser.parse(tomb).ok());

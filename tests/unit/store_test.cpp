@@ -1,16 +1,15 @@
 // The SQLite block store, against real database files.
 #include <doctest/doctest.h>
-
 #include <sys/stat.h>
 
 #include <fstream>
 #include <set>
 
-#include "blk/sqlite_store.hpp"
-#include "blk/store_dir.hpp"
 #include "blk/encoding.hpp"
 #include "blk/identity.hpp"
 #include "blk/sqlite_db.hpp"
+#include "blk/sqlite_store.hpp"
+#include "blk/store_dir.hpp"
 #include "temp_dir.hpp"
 
 using namespace blk;
@@ -175,10 +174,12 @@ TEST_CASE("scan filters by type, time and deletion; scan_changes walks commit or
   }
   auto ids = [&](const ScanFilter& f) {
     std::vector<std::string> out;
-    REQUIRE(store->scan(f, [&](const Block& b) {
-                   out.push_back(b.id);
-                   return true;
-                 })
+    REQUIRE(store
+                ->scan(f,
+                       [&](const Block& b) {
+                         out.push_back(b.id);
+                         return true;
+                       })
                 .ok());
     return out;
   };
@@ -193,10 +194,12 @@ TEST_CASE("scan filters by type, time and deletion; scan_changes walks commit or
   CHECK(ids(future).empty());
 
   std::vector<std::string> changes;
-  REQUIRE(store->scan_changes(1, [&](const Block& b) {
-                 changes.push_back(b.id);
-                 return true;
-               })
+  REQUIRE(store
+              ->scan_changes(1,
+                             [&](const Block& b) {
+                               changes.push_back(b.id);
+                               return true;
+                             })
               .ok());
   CHECK(changes == std::vector<std::string>{"a", "c"});  // b is seq 1; c moved to seq 4
 
@@ -208,8 +211,7 @@ TEST_CASE("scan filters by type, time and deletion; scan_changes walks commit or
 TEST_CASE("opening: missing store, not a database, foreign database, newer schema") {
   test::TempDir dir;
   CHECK(open_store(StorePaths{dir / "none"}).error().code == Code::no_store);
-  CHECK(open_store(StorePaths{dir / "none"}).error().message.find("blk init") !=
-        std::string::npos);
+  CHECK(open_store(StorePaths{dir / "none"}).error().message.find("blk init") != std::string::npos);
 
   std::filesystem::create_directories(dir / "garbage");
   std::ofstream(dir / "garbage/blk.db") << std::string(8192, 'z');

@@ -1,10 +1,9 @@
 #include "blk/net/conversations.hpp"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <chrono>
-
-#include <fmt/format.h>
 
 #include "blk/wire/message.hpp"
 

@@ -3,21 +3,19 @@
 // stays ours, so ssh can ask for a password and say what went wrong. Also
 // this process's own stdin/stdout, for `blk serve --stdio`.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <fmt/format.h>
+#include <cerrno>
+#include <cstring>
 
 #include "blk/net/stream.hpp"
 

@@ -1,10 +1,10 @@
 #include "blk/net/ping.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <fmt/format.h>
 
 #include "blk/net/conversations.hpp"
 #include "blk/net/peers.hpp"
@@ -26,7 +26,8 @@ asio::awaitable<Result<PingResult>> ping_one(const KeyPair& keys, const Manifest
     error = e.what();
   }
   if (!stream)
-    co_return make_error(Code::failure, fmt::format("cannot reach {}: {}", to_string(address), error));
+    co_return make_error(Code::failure,
+                         fmt::format("cannot reach {}: {}", to_string(address), error));
   wire::HandshakeConfig hc;
   hc.role = wire::Role::initiator;
   hc.self = &keys;
@@ -34,9 +35,12 @@ asio::awaitable<Result<PingResult>> ping_one(const KeyPair& keys, const Manifest
   wire::Channel channel(std::move(hc), limits, steady_millis());
   PingConversation conversation;
   auto r = co_await run_session(*stream, channel, conversation);
-  if (!r) co_return make_error(r.error().code, fmt::format("{}: {}", to_string(address), r.error().message));
+  if (!r)
+    co_return make_error(r.error().code,
+                         fmt::format("{}: {}", to_string(address), r.error().message));
   if (!conversation.rtt_ms())
-    co_return make_error(Code::failure, fmt::format("{}: the peer ended without answering", to_string(address)));
+    co_return make_error(Code::failure,
+                         fmt::format("{}: the peer ended without answering", to_string(address)));
   PingResult out;
   out.key = channel.handshake().peer_key();
   out.peer = peer_label(manifest, out.key);

@@ -12,11 +12,11 @@
 namespace blk::net {
 
 struct PingResult {
-  std::string peer;     // its manifest name
+  std::string peer;  // its manifest name
   PublicKey key{};
   std::string address;  // the address that answered
   std::uint16_t version = 0;
-  double rtt_ms = 0;    // the ping's round trip, after the handshake
+  double rtt_ms = 0;  // the ping's round trip, after the handshake
 };
 
 // `target` is a peer's name in the manifest (its addresses are tried in

@@ -1,12 +1,12 @@
 #include "blk/net/server.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <fmt/format.h>
 
 #include "blk/net/conversations.hpp"
 #include "blk/net/peers.hpp"
@@ -60,8 +60,10 @@ class Server {
     } answer(*this, who);
     auto result = co_await run_session(*stream, channel, answer);
     if (answer.counted) --handshaking_;
-    if (result) log(fmt::format("[{}] closed", who));
-    else log(fmt::format("[{}] {}", who, result.error().message));
+    if (result)
+      log(fmt::format("[{}] closed", who));
+    else
+      log(fmt::format("[{}] {}", who, result.error().message));
     co_return result;
   }
 
@@ -101,7 +103,9 @@ Result<void> serve(const ServerConfig& config) {
     Result<void> result;
     asio::co_spawn(
         io,
-        [&]() -> asio::awaitable<void> { result = co_await server.handle(stdio_stream(io.get_executor())); },
+        [&]() -> asio::awaitable<void> {
+          result = co_await server.handle(stdio_stream(io.get_executor()));
+        },
         asio::detached);
     io.run();
     return result;
@@ -113,15 +117,15 @@ Result<void> serve(const ServerConfig& config) {
     try {
       listeners.push_back(listen(io.get_executor(), a));
     } catch (const std::exception& e) {
-      return make_error(Code::failure, fmt::format("cannot listen on {}: {}", to_string(a), e.what()));
+      return make_error(Code::failure,
+                        fmt::format("cannot listen on {}: {}", to_string(a), e.what()));
     }
     where.push_back(listeners.back()->where());
   }
   if (listeners.empty())
     return make_error(Code::usage,
                       "nothing to listen on: give --listen ADDRESS, or set listen in the manifest");
-  for (auto& l : listeners)
-    asio::co_spawn(io, server.accept_loop(*l), asio::detached);
+  for (auto& l : listeners) asio::co_spawn(io, server.accept_loop(*l), asio::detached);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

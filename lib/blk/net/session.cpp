@@ -1,14 +1,13 @@
 #include "blk/net/session.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <chrono>
-
-#include <fmt/format.h>
 
 namespace blk::net {
 
@@ -47,7 +46,8 @@ class Session {
     try {
       co_await (this->*loop)();
     } catch (const std::exception& e) {
-      if (!stopping_) fail(make_error(Code::failure, fmt::format("connection broken: {}", e.what())));
+      if (!stopping_)
+        fail(make_error(Code::failure, fmt::format("connection broken: {}", e.what())));
     }
     if (--live_ == 0) done_.cancel();
   }
@@ -84,8 +84,7 @@ class Session {
       std::size_t n = co_await stream_.read_some(asio::buffer(buf));
       if (stopping_) break;
       if (n == 0) {
-        if (!channel_.peer_finished())
-          fail(make_error(Code::failure, end_of_stream_error()));
+        if (!channel_.peer_finished()) fail(make_error(Code::failure, end_of_stream_error()));
         break;
       }
       auto r = channel_.receive(std::string_view(buf.data(), n), steady_millis());

@@ -1,18 +1,18 @@
 // tcp://HOST:PORT
+#include <fmt/format.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <fmt/format.h>
 
 #include "blk/net/stream.hpp"
 #include "blk/net/tcp_stream.hpp"
 
 namespace blk::net {
 
-using asio::ip::tcp;
 using asio::use_awaitable;
+using asio::ip::tcp;
 
 namespace tcp_transport {
 
@@ -34,7 +34,8 @@ class TcpListener final : public Listener {
 TcpAcceptor::TcpAcceptor(const Executor& ex, const std::string& host, std::uint16_t port)
     : acceptor_(ex) {
   tcp::resolver resolver(ex);
-  auto ep = resolver.resolve(host, std::to_string(port), tcp::resolver::passive).begin()->endpoint();
+  auto ep =
+      resolver.resolve(host, std::to_string(port), tcp::resolver::passive).begin()->endpoint();
   acceptor_.open(ep.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(ep);
@@ -47,7 +48,9 @@ asio::awaitable<tcp::socket> TcpAcceptor::accept() {
   co_return s;
 }
 
-std::string TcpAcceptor::local() const { return endpoint_text(acceptor_.local_endpoint()); }
+std::string TcpAcceptor::local() const {
+  return endpoint_text(acceptor_.local_endpoint());
+}
 
 void TcpAcceptor::close() {
   boost::system::error_code ec;
@@ -87,8 +90,7 @@ std::string TcpStream::remote() const {
 asio::awaitable<asio::ip::tcp::socket> dial_tcp(const std::string& host, std::uint16_t port) {
   auto ex = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(ex);
-  auto endpoints =
-      co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
+  auto endpoints = co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
   asio::ip::tcp::socket socket(ex);
   co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
   socket.set_option(asio::ip::tcp::no_delay(true));

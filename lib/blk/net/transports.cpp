@@ -25,18 +25,24 @@ std::string ssh_command(const Address& a) {
 
 asio::awaitable<std::unique_ptr<Stream>> connect(const Address& a) {
   switch (a.kind) {
-    case Address::Kind::tcp: co_return co_await connect_tcp(a);
-    case Address::Kind::ws: co_return co_await connect_ws(a);
-    case Address::Kind::exec: co_return co_await connect_exec(a.command);
-    case Address::Kind::ssh: co_return co_await connect_exec(ssh_command(a));
+    case Address::Kind::tcp:
+      co_return co_await connect_tcp(a);
+    case Address::Kind::ws:
+      co_return co_await connect_ws(a);
+    case Address::Kind::exec:
+      co_return co_await connect_exec(a.command);
+    case Address::Kind::ssh:
+      co_return co_await connect_exec(ssh_command(a));
   }
   throw std::logic_error("unknown address kind");
 }
 
 std::unique_ptr<Listener> listen(const Executor& ex, const Address& a) {
   switch (a.kind) {
-    case Address::Kind::tcp: return listen_tcp(ex, a);
-    case Address::Kind::ws: return listen_ws(ex, a);
+    case Address::Kind::tcp:
+      return listen_tcp(ex, a);
+    case Address::Kind::ws:
+      return listen_ws(ex, a);
     default:
       throw std::invalid_argument(
           fmt::format("cannot listen on {}: only tcp:// and ws:// addresses", to_string(a)));

@@ -1,11 +1,11 @@
 // ws://HOST:PORT/PATH — binary WebSocket messages carrying the same byte
 // stream as tcp://, so a browser can be a peer.
+#include <fmt/format.h>
+
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-
-#include <fmt/format.h>
 
 #include "blk/net/stream.hpp"
 #include "blk/net/tcp_stream.hpp"
@@ -16,8 +16,8 @@ namespace ws_transport {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
-using asio::ip::tcp;
 using asio::use_awaitable;
+using asio::ip::tcp;
 
 class WsStream final : public Stream {
  public:

@@ -1,8 +1,8 @@
 #include "blk/wire/channel.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace blk::wire {
 
@@ -60,14 +60,18 @@ Result<void> Channel::read_records(std::string_view bytes) {
     if (!n) return std::move(n).error();
     bytes.remove_prefix(*n);
     if (got) {
-      if (rec.final) peer_finished_ = true;
-      else if (!rec.payload.empty()) inbox_.push_back(std::move(rec.payload));
+      if (rec.final)
+        peer_finished_ = true;
+      else if (!rec.payload.empty())
+        inbox_.push_back(std::move(rec.payload));
     }
     if (*n == 0) break;
   }
   // The per-record clock runs from the first byte of a record to its last.
-  if (reader_->between_records()) record_started_.reset();
-  else if (!record_started_) record_started_ = last_received_;
+  if (reader_->between_records())
+    record_started_.reset();
+  else if (!record_started_)
+    record_started_ = last_received_;
   return {};
 }
 

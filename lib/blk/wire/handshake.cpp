@@ -1,8 +1,8 @@
 #include "blk/wire/handshake.hpp"
 
-#include <cstring>
-
 #include <fmt/format.h>
+
+#include <cstring>
 
 #include "blk/encoding.hpp"
 #include "blk/wire/hello.hpp"
@@ -34,7 +34,9 @@ std::string_view view(const unsigned char* p, std::size_t n) {
   return {reinterpret_cast<const char*>(p), n};
 }
 
-Error refuse(std::string why) { return make_error(Code::failure, "handshake failed: " + why); }
+Error refuse(std::string why) {
+  return make_error(Code::failure, "handshake failed: " + why);
+}
 
 }  // namespace
 
@@ -99,18 +101,31 @@ Result<std::size_t> Handshake::step(std::string_view in) {
       BLK_TRY(on_hello(in.substr(0, *size)));
       return *size;
     }
-    case State::msg1: need = kMsg1Size; break;
-    case State::msg2: need = kMsg2Size; break;
-    case State::msg3: need = kMsg3Size; break;
+    case State::msg1:
+      need = kMsg1Size;
+      break;
+    case State::msg2:
+      need = kMsg2Size;
+      break;
+    case State::msg3:
+      need = kMsg3Size;
+      break;
     case State::done:
-    case State::failed: return std::size_t{0};
+    case State::failed:
+      return std::size_t{0};
   }
   if (in.size() < need) return std::size_t{0};
   std::string_view msg = in.substr(0, need);
   switch (state_) {
-    case State::msg1: BLK_TRY(on_msg1(msg)); break;
-    case State::msg2: BLK_TRY(on_msg2(msg)); break;
-    default: BLK_TRY(on_msg3(msg)); break;
+    case State::msg1:
+      BLK_TRY(on_msg1(msg));
+      break;
+    case State::msg2:
+      BLK_TRY(on_msg2(msg));
+      break;
+    default:
+      BLK_TRY(on_msg3(msg));
+      break;
   }
   return need;
 }
@@ -120,7 +135,9 @@ Result<void> Handshake::on_hello(std::string_view hello) {
   if (!theirs) return std::move(theirs).error();
   auto v = negotiate(config_.versions, *theirs);
   if (!v) {
-    auto list = [](const std::vector<std::uint16_t>& vs) { return fmt::format("{}", fmt::join(vs, ", ")); };
+    auto list = [](const std::vector<std::uint16_t>& vs) {
+      return fmt::format("{}", fmt::join(vs, ", "));
+    };
     return refuse(fmt::format("no protocol version in common (we speak {}; the peer speaks {})",
                               list(config_.versions), list(*theirs)));
   }
@@ -143,8 +160,8 @@ Result<void> Handshake::derive_handshake_keys(const unsigned char* peer_ephemera
   std::string_view e_i = initiator ? view(eph_public_.data(), 32) : view(peer_ephemeral, 32);
   std::string_view e_r = initiator ? view(peer_ephemeral, 32) : view(eph_public_.data(), 32);
   crypto_generichash_init(&transcript_, nullptr, 0, 32);
-  for (std::string_view part : {kTranscriptLabel, std::string_view(hello_i),
-                                std::string_view(hello_r), e_i, e_r})
+  for (std::string_view part :
+       {kTranscriptLabel, std::string_view(hello_i), std::string_view(hello_r), e_i, e_r})
     absorb(transcript_, part);
   h1_ = digest(transcript_);
   crypto_generichash(hs_.data(), hs_.size(), h1_.data(), h1_.size(), shared, sizeof shared);
@@ -162,14 +179,14 @@ std::string Handshake::seal_proof(const char* label) {
   std::string to_sign = std::string(label) + std::string(view(signed_hash.data(), 32));
   unsigned char proof[kProofSize];
   std::memcpy(proof, config_.self->public_key.data(), crypto_sign_PUBLICKEYBYTES);
-  crypto_sign_detached(proof + crypto_sign_PUBLICKEYBYTES, nullptr, bytes(to_sign),
-                       to_sign.size(), config_.self->secret_key.data());
+  crypto_sign_detached(proof + crypto_sign_PUBLICKEYBYTES, nullptr, bytes(to_sign), to_sign.size(),
+                       config_.self->secret_key.data());
   // Each handshake key seals exactly one message: a zero nonce is safe.
   unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {};
   std::string sealed(kProofSize + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      reinterpret_cast<unsigned char*>(sealed.data()), nullptr, proof, sizeof proof,
-      signed_hash.data(), signed_hash.size(), nullptr, nonce, key.data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(sealed.data()),
+                                             nullptr, proof, sizeof proof, signed_hash.data(),
+                                             signed_hash.size(), nullptr, nonce, key.data());
   return sealed;
 }
 

@@ -1,8 +1,8 @@
 #include "blk/wire/hello.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace blk::wire {
 namespace {

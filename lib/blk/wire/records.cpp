@@ -1,8 +1,8 @@
 #include "blk/wire/records.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace blk::wire {
 namespace {
@@ -17,7 +17,9 @@ const unsigned char* ubytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-Error broken(std::string why) { return make_error(Code::failure, "connection broken: " + why); }
+Error broken(std::string why) {
+  return make_error(Code::failure, "connection broken: " + why);
+}
 
 }  // namespace
 
@@ -26,7 +28,9 @@ RecordWriter::RecordWriter(const SessionKey& key) {
   crypto_secretstream_xchacha20poly1305_init_push(&state_, ubytes(header_), key.data());
 }
 
-RecordWriter::~RecordWriter() { sodium_memzero(&state_, sizeof state_); }
+RecordWriter::~RecordWriter() {
+  sodium_memzero(&state_, sizeof state_);
+}
 
 Result<void> RecordWriter::write(std::string_view payload, bool final, std::string& out) {
   if (payload.size() > kMaxRecordBytes)
@@ -38,12 +42,10 @@ Result<void> RecordWriter::write(std::string_view payload, bool final, std::stri
                              static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
   std::size_t at = out.size();
   out.resize(at + kLengthChunk + payload.size() + kA);
-  crypto_secretstream_xchacha20poly1305_push(&state_, ubytes(out, at), nullptr, length, 4,
-                                             nullptr, 0,
-                                             crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+  crypto_secretstream_xchacha20poly1305_push(&state_, ubytes(out, at), nullptr, length, 4, nullptr,
+                                             0, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
   crypto_secretstream_xchacha20poly1305_push(
-      &state_, ubytes(out, at + kLengthChunk), nullptr, ubytes(payload), payload.size(), nullptr,
-      0,
+      &state_, ubytes(out, at + kLengthChunk), nullptr, ubytes(payload), payload.size(), nullptr, 0,
       final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
             : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
   return {};
@@ -86,29 +88,28 @@ Result<std::size_t> RecordReader::step(std::string_view in, Record& record, bool
 
   unsigned char tag = 0;
   if (st_ == State::header) {
-    if (crypto_secretstream_xchacha20poly1305_init_pull(&state_, ubytes(pending_),
-                                                        key_.data()) != 0)
+    if (crypto_secretstream_xchacha20poly1305_init_pull(&state_, ubytes(pending_), key_.data()) !=
+        0)
       return broken("bad stream header");
     st_ = State::length;
   } else if (st_ == State::length) {
     unsigned char length[4];
-    if (crypto_secretstream_xchacha20poly1305_pull(&state_, length, nullptr, &tag,
-                                                   ubytes(pending_), pending_.size(), nullptr,
-                                                   0) != 0 ||
+    if (crypto_secretstream_xchacha20poly1305_pull(&state_, length, nullptr, &tag, ubytes(pending_),
+                                                   pending_.size(), nullptr, 0) != 0 ||
         tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
       return broken("a record was altered, reordered, repeated or dropped");
     length_ = (std::uint32_t{length[0]} << 24) | (std::uint32_t{length[1]} << 16) |
               (std::uint32_t{length[2]} << 8) | length[3];
     // Checked before the body is read or any room made for it.
     if (length_ > kMaxRecordBytes)
-      return broken(fmt::format("the peer announced a {}-byte record (limit {})", length_,
-                                kMaxRecordBytes));
+      return broken(
+          fmt::format("the peer announced a {}-byte record (limit {})", length_, kMaxRecordBytes));
     st_ = State::body;
   } else {
     record.payload.resize(length_);
-    if (crypto_secretstream_xchacha20poly1305_pull(&state_, ubytes(record.payload), nullptr,
-                                                   &tag, ubytes(pending_), pending_.size(),
-                                                   nullptr, 0) != 0)
+    if (crypto_secretstream_xchacha20poly1305_pull(&state_, ubytes(record.payload), nullptr, &tag,
+                                                   ubytes(pending_), pending_.size(), nullptr,
+                                                   0) != 0)
       return broken("a record was altered, reordered, repeated or dropped");
     record.final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
     if (!record.final && tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
