@@ -6,12 +6,14 @@
 // (session.hpp) turns them into blk::Error values at the edge.
 #pragma once
 
+// clang-format off
+#include <utility>  // first: Boost 1.74's awaitable.hpp uses std::exchange unincluded
+// clang-format on
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 
 #include "blk/address.hpp"
 

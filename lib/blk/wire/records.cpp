@@ -70,8 +70,10 @@ Result<std::size_t> RecordReader::feed(std::string_view in, Record& record, bool
     if (*n == 0) break;
     used += *n;
   }
-  if (st_ == State::ended && !got && used < in.size())
+  if (st_ == State::ended && !got && used < in.size()) {
+    st_ = State::failed;
     return broken("bytes after the final record");
+  }
   if (st_ == State::failed) return broken("the stream failed earlier");
   return used;
 }

@@ -1,0 +1,345 @@
+// make_corpus: writes the seed corpora of the fuzz targets, small real
+// inputs, into OUT/<target>/ (scripts/fuzz --make-corpus; the files are
+// committed under tests/fuzz/corpus/). Deterministic: the same build writes
+// the same bytes, so scripts/fuzz --replay can tell when a protocol change
+// has made the committed transcripts stale.
+//
+//   make_corpus OUT SOURCE_ROOT
+//
+// The handshake transcripts are real: both sides are blk::wire::Handshake
+// objects run in memory with the targets' fixed keys and deterministic
+// randomness (fuzz_common.hpp), so a target replaying one finishes the
+// handshake exactly as the real peer would have made it.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "blk/block_json.hpp"
+#include "blk/manifest.hpp"
+#include "blk/wire/message.hpp"
+#include "blk/wire/records.hpp"
+#include "fuzz_common.hpp"
+
+using namespace blk;
+using namespace blk::wire;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path g_out;
+
+void put(const std::string& target, const std::string& name, std::string_view bytes) {
+  fs::create_directories(g_out / target);
+  std::ofstream f(g_out / target / name, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!f) {
+    std::cerr << "make_corpus: cannot write " << (g_out / target / name) << "\n";
+    std::exit(1);
+  }
+}
+
+std::string u16(std::uint16_t v) {
+  return {static_cast<char>(v >> 8), static_cast<char>(v & 0xff)};
+}
+
+void require(bool ok, const char* what) {
+  if (!ok) {
+    std::cerr << "make_corpus: " << what << "\n";
+    std::exit(1);
+  }
+}
+
+// ---- hello ----
+
+void hellos() {
+  put("hello", "v1", encode_hello({1}));
+  put("hello", "v1-v2", encode_hello({1, 2}));
+  put("hello", "v0-v1-v7", encode_hello({0, 1, 7}));
+  put("hello", "eight-versions", encode_hello({1, 2, 3, 4, 5, 6, 7, 0xffff}));
+  put("hello", "v2-only", encode_hello({2}));
+  put("hello", "magic-only", "blk!");
+  put("hello", "partial", encode_hello({1, 2}).substr(0, 7));
+  put("hello", "with-msg1", encode_hello({1}) + std::string(32, '\x09'));
+  put("hello", "not-ascending", std::string("blk!\x02", 5) + u16(2) + u16(1));
+  put("hello", "nine-versions", std::string("blk!\x09", 5) + std::string(18, '\x01'));
+  put("hello", "http", "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+// ---- handshakes ----
+
+// The initiator's side written from man 7 blk-protocol alone, not with
+// blk::wire::Handshake: it runs against a real responder (made right after
+// rng_reset(0), as in the target) and returns hello_I || msg1 || msg3, with
+// msg3 claiming `claimed`'s key, signed with `signer`'s. It checks the page against the code (for
+// the genuine initiator it must give the library's bytes) and makes what the library's initiator
+// never sends: a proof with the responder's own key.
+std::string initiator_from_spec(const unsigned char eph_secret[32], const KeyPair& claimed,
+                                const KeyPair& signer) {
+  auto H = [](std::string_view key, std::string_view m) {
+    unsigned char h[32];
+    crypto_generichash(h, 32, reinterpret_cast<const unsigned char*>(m.data()), m.size(),
+                       reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    return std::string(reinterpret_cast<char*>(h), 32);
+  };
+  auto ustr = [](const unsigned char* p, std::size_t n) {
+    return std::string(reinterpret_cast<const char*>(p), n);
+  };
+  unsigned char e_pub[32];
+  crypto_scalarmult_base(e_pub, eph_secret);
+  std::string hello_i = encode_hello({1});
+  std::string msg1 = ustr(e_pub, 32);
+
+  fuzz::rng_reset(0);
+  Handshake r(fuzz::config(wire::Role::responder, fuzz::responder_keys(), fuzz::initiator_keys()));
+  std::string from_r = r.take_output();
+  require(bool(r.feed(hello_i + msg1)), "the responder refused a spec msg1");
+  from_r += r.take_output();
+  std::size_t hello_r_size = *hello_size(from_r);
+  std::string hello_r = from_r.substr(0, hello_r_size);
+  std::string msg2 = from_r.substr(hello_r_size);
+  require(msg2.size() == Handshake::kMsg2Size, "msg2 size");
+
+  std::string T = "blk handshake v1" + hello_i + hello_r + msg1 + msg2.substr(0, 32);
+  std::string H1 = H("", T), H2 = H("", T + msg2);
+  unsigned char shared[32];
+  require(crypto_scalarmult(shared, eph_secret,
+                            reinterpret_cast<const unsigned char*>(msg2.data())) == 0,
+          "X25519");
+  std::string hs = H(ustr(shared, 32), H1);
+  unsigned char k2[32], k3[32];
+  crypto_kdf_derive_from_key(k2, 32, 1, "blk-hsk1",
+                             reinterpret_cast<const unsigned char*>(hs.data()));
+  crypto_kdf_derive_from_key(k3, 32, 2, "blk-hsk1",
+                             reinterpret_cast<const unsigned char*>(hs.data()));
+  const unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {};
+
+  // Check msg2 as the page says: pkR || Sign(skR, "blk-v1 responder" || H1).
+  unsigned char proof[Handshake::kProofSize];
+  require(
+      crypto_aead_xchacha20poly1305_ietf_decrypt(
+          proof, nullptr, nullptr, reinterpret_cast<const unsigned char*>(msg2.data()) + 32,
+          msg2.size() - 32, reinterpret_cast<const unsigned char*>(H1.data()), 32, nonce, k2) == 0,
+      "msg2 does not open as the protocol page says");
+  std::string signed_r = "blk-v1 responder" + H1;
+  require(std::memcmp(proof, fuzz::responder_keys().public_key.data(), 32) == 0 &&
+              crypto_sign_verify_detached(proof + 32,
+                                          reinterpret_cast<const unsigned char*>(signed_r.data()),
+                                          signed_r.size(), proof) == 0,
+          "msg2's proof is not as the protocol page says");
+
+  // msg3 = Seal(k3, H2, pk || Sign(sk, "blk-v1 initiator" || H2)).
+  std::string to_sign = "blk-v1 initiator" + H2;
+  std::memcpy(proof, claimed.public_key.data(), 32);
+  crypto_sign_detached(proof + 32, nullptr, reinterpret_cast<const unsigned char*>(to_sign.data()),
+                       to_sign.size(), signer.secret_key.data());
+  std::string msg3(Handshake::kMsg3Size, '\0');
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<unsigned char*>(msg3.data()), nullptr, proof, sizeof proof,
+      reinterpret_cast<const unsigned char*>(H2.data()), 32, nullptr, nonce, k3);
+  return hello_i + msg1 + msg3;
+}
+
+void handshakes() {
+  const KeyPair& I = fuzz::initiator_keys();
+  const KeyPair& R = fuzz::responder_keys();
+  const KeyPair& S = fuzz::stranger_keys();
+
+  // The responder under test (R, accepting only I).
+  auto g = fuzz::run_handshake(true, I, R, R, I);
+  require(g.ok, "the genuine handshake failed");
+  put("handshake_responder", "genuine", g.to_responder);
+  put("handshake_responder", "genuine-then-records", g.to_responder + std::string(45, '\x5a'));
+  put("handshake_responder", "hello-and-msg1", g.to_responder.substr(0, 7 + 32));
+  auto v12 = fuzz::run_handshake(true, I, R, R, I, {1, 2});
+  require(v12.ok, "the v1,v2 handshake failed");
+  put("handshake_responder", "genuine-hello-v1-v2", v12.to_responder);
+  auto stranger = fuzz::run_handshake(true, S, R, R, I);
+  require(!stranger.ok && stranger.to_responder.size() == g.to_responder.size(),
+          "the stranger's handshake should be refused at the last step");
+  put("handshake_responder", "stranger", stranger.to_responder);
+  // The same from the protocol page: byte for byte the library's.
+  unsigned char eph[32];
+  fuzz::rng_reset(1000);  // where run_handshake's initiator drew its secret
+  fuzz::rng_buf(eph, sizeof eph);
+  require(initiator_from_spec(eph, I, I) == g.to_responder,
+          "the initiator written from man 7 blk-protocol differs from the library");
+  // Our own key coming back (reflection): only a spec-built initiator sends it.
+  put("handshake_responder", "reflected", initiator_from_spec(eph, R, R));
+  put("handshake_responder", "bad-signature", initiator_from_spec(eph, I, S));
+  put("handshake_responder", "low-order-msg1", encode_hello({1}) + std::string(32, '\0'));
+  put("handshake_responder", "no-common-version", encode_hello({2, 3}) + std::string(32, '\x09'));
+
+  // The initiator under test (I, accepting only R).
+  auto h = fuzz::run_handshake(false, I, R, R, I);
+  require(h.ok, "the genuine handshake (initiator) failed");
+  put("handshake_initiator", "genuine", h.to_initiator);
+  put("handshake_initiator", "genuine-then-records", h.to_initiator + std::string(45, '\x5a'));
+  auto r15 = fuzz::run_handshake(false, I, R, R, I, {}, {1, 5});
+  require(r15.ok, "the v1,v5 handshake failed");
+  put("handshake_initiator", "genuine-hello-v1-v5", r15.to_initiator);
+  auto strange_r = fuzz::run_handshake(false, I, R, S, I);
+  require(!strange_r.ok, "a stranger responder should be refused");
+  put("handshake_initiator", "stranger", strange_r.to_initiator);
+  put("handshake_initiator", "hello-only", h.to_initiator.substr(0, 7));
+  put("handshake_initiator", "low-order-msg2",
+      encode_hello({1}) + std::string(Handshake::kMsg2Size, '\0'));
+  put("handshake_initiator", "no-common-version", encode_hello({2}));
+}
+
+// ---- records ----
+
+// A genuine stream under the targets' key.
+std::string stream_of(const std::vector<std::string>& payloads, bool final) {
+  fuzz::rng_reset(0);
+  RecordWriter w(fuzz::record_key());
+  std::string out = w.take_header();
+  for (std::size_t i = 0; i < payloads.size(); ++i)
+    require(bool(w.write(payloads[i], final && i + 1 == payloads.size(), out)), "write");
+  return out;
+}
+
+// The input of modes 1-3: flags, chunk sizes, position, mask, records.
+std::string spec(unsigned mode, bool final, const std::vector<unsigned char>& sizes,
+                 std::uint16_t pos, unsigned char mask, const std::vector<std::string>& records) {
+  std::string s;
+  s += static_cast<char>(mode | (final ? 4 : 0));
+  s += static_cast<char>(sizes.size());
+  for (auto c : sizes) s += static_cast<char>(c);
+  s += u16(pos);
+  s += static_cast<char>(mask);
+  for (const auto& r : records) {
+    s += static_cast<char>(r.size());
+    s += r;
+  }
+  return s;
+}
+
+void records() {
+  std::string ping = encode_message(MessageType::ping, "12345678");
+  std::string pong = encode_message(MessageType::pong, "12345678");
+  std::string big(200, 'b');
+  std::vector<std::string> session = {ping, "", pong, big};
+  // Mode 0: raw streams as a peer sends them, with chunk sizes.
+  auto raw = [](const std::vector<unsigned char>& sizes, std::string_view stream) {
+    std::string s;
+    s += '\0';
+    s += static_cast<char>(sizes.size());
+    for (auto c : sizes) s += static_cast<char>(c);
+    s += stream;
+    return s;
+  };
+  std::string full = stream_of(session, true);
+  put("records", "raw-session-final", raw({}, full));
+  put("records", "raw-session-chunks", raw({1, 7, 21, 0}, full));
+  put("records", "raw-open-ended", raw({24, 21}, stream_of(session, false)));
+  put("records", "raw-header-only", raw({}, stream_of({}, false)));
+  put("records", "raw-keepalives", raw({3}, stream_of({"", "", ""}, false)));
+  put("records", "raw-final-then-junk", raw({}, full + "junk"));
+  put("records", "raw-cut", raw({5}, full.substr(0, full.size() - 9)));
+  // Modes 1-3: genuine streams made by the target, intact, flipped, cut.
+  put("records", "genuine", spec(1, true, {}, 0, 0, session));
+  put("records", "genuine-chunks", spec(1, false, {1, 2, 3, 0}, 0, 0, session));
+  put("records", "flip-header", spec(2, true, {}, 3, 0x80, session));
+  put("records", "flip-length", spec(2, true, {7}, 24 + 2, 1, session));
+  put("records", "flip-body", spec(2, true, {}, 24 + 21 + 4, 0x10, session));
+  put("records", "flip-final-tag", spec(2, true, {}, 400, 0x01, session));
+  put("records", "cut-mid-record", spec(3, true, {9}, 60, 0, session));
+  put("records", "cut-at-boundary", spec(3, true, {}, 24 + 21 + 9 + 17, 0, session));
+}
+
+// ---- block JSON lines ----
+
+void block_json() {
+  Block b;
+  b.id = "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d";
+  b.type = "note";
+  b.created_at = 1718000000000;
+  b.modified_at = 1718000005000;
+  b.blob = "buy milk\n";
+  b.schema = 3;
+  b.modified_by = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5";
+  b.seq = 42;
+  b.version_hash = std::string(32, '\x11');
+  std::string line;
+  append_block_json(line, b);
+  put("block_json", "export", line);
+  line.clear();
+  append_block_json(line, b, BlobField::size);
+  put("block_json", "ls-json", line);
+  Block t = b;
+  t.deleted_at = 1718000009000;
+  t.blob.clear();
+  line.clear();
+  append_block_json(line, t);
+  put("block_json", "tombstone", line);
+  Block bin = b;
+  bin.type = "photo";
+  bin.blob = std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+  line.clear();
+  append_block_json(line, bin);
+  put("block_json", "binary-blob", line);
+  put("block_json", "minimal", R"({"type":"note","blob":""})");
+  put("block_json", "bench-gen",
+      R"({"id":"018bcfe5-6800-7000-8000-000000000001","type":"task","blob":"aGVsbG8gd29ybGQ="})");
+  put("block_json", "deleted-no-blob", R"({"type":"note","deleted_at":1718000009000})");
+  put("block_json", "escapes",
+      R"({"id":"a\u002fb","type":"n\u00e9\ud83d\ude00","blob":"AA==","schema":4294967295,"created_at":0,"modified_at":null,"future":{"x":[1,2.5,true]}})");
+  put("block_json", "lone-surrogate", R"({"type":"a\ude00b","blob":""})");
+  put("block_json", "bad-base64", R"({"type":"note","blob":"AB="})");
+  put("block_json", "not-object", R"(["type","note"])");
+}
+
+// ---- manifests ----
+
+void manifests(const fs::path& root) {
+  for (const auto& entry : fs::recursive_directory_iterator(root / "manifests")) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".toml") continue;
+    std::ifstream f(entry.path(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string name = fs::relative(entry.path(), root / "manifests").string();
+    for (char& c : name)
+      if (c == '/') c = '-';
+    put("manifest", name, text);
+  }
+  std::string key1 = to_base64(fuzz::initiator_keys().public_key);
+  std::string key2 = to_base64(fuzz::stranger_keys().public_key);
+  put("manifest", "minimal", "[machine]\nname = \"m\"\n");
+  put("manifest", "crlf",
+      "[machine]\r\nname = \"a\"\r\nlisten = [\"tcp://[::1]:0\"]\r\n\r\n[[peer]]\r\nname = "
+      "\"b\"\r\nkey = \"" +
+          key1 + "\"\r\n");
+  put("manifest", "every-address",
+      "# comment\n[machine]\nname = \"relay\"\nlisten = [\"tcp://0.0.0.0:7420\", "
+      "\"ws://127.0.0.1:0/blk\"]\n\n# the first peer\n[[peer]]\nname = \"a\"\nkey = \"" +
+          key1 +
+          "\"\naddress = [\"ws://h.example:443/p\", \"exec:blk serve --stdio\", "
+          "\"ssh://me@host:2222/srv/blk\", \"tcp://[fe80::1%eth0]:1\"]\nrole = \"read-only\"\n\n"
+          "[[peer]]\nname = \"b\"\nkey = '" +
+          key2 + "'  # literal string\n");
+  put("manifest", "inline-peers",
+      "[machine]\nname = \"x\"\npeer = [{name = \"a\", key = \"" + key1 + "\"}]\n");
+  put("manifest", "multiline-string",
+      "[machine]\nname = \"x\"\n\n[[peer]]\nname = \"a\"\nkey = \"\"\"\n" + key1 +
+          "\"\"\"\n# [[peer]] in a comment\n");
+  put("manifest", "duplicate-key",
+      "[machine]\nname = \"x\"\n[[peer]]\nname = \"a\"\nkey = \"" + key1 +
+          "\"\n[[peer]]\nname = \"b\"\nkey = \"" + key1 + "\"\n");
+  put("manifest", "unknown-table", "[machine]\nname = \"x\"\n[sync]\nevery = 5\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: make_corpus OUT SOURCE_ROOT\n";
+    return 2;
+  }
+  fuzz::init_sodium();
+  g_out = argv[1];
+  hellos();
+  handshakes();
+  records();
+  block_json();
+  manifests(argv[2]);
+  return 0;
+}
