@@ -127,7 +127,10 @@ std::string Channel::take_output(Millis now) {
   if (failed_) return {};
   std::string out;
   if (!handshake_.done()) out = handshake_.take_output();
-  out += out_;
+  if (out.empty())
+    out.swap(out_);  // the common case: hand over, no copy
+  else
+    out += out_;
   out_.clear();
   if (!out.empty()) last_sent_ = now;
   return out;
