@@ -28,7 +28,11 @@ struct Context {
   Result<void> result;
 
   Result<StorePaths> paths() const { return resolve_store(store_dir, app); }
-  Result<std::unique_ptr<Store>> open() const;
+  Result<std::unique_ptr<Store>> open() const {
+    auto p = paths();
+    if (!p) return std::move(p).error();
+    return open_store(*p);
+  }
 };
 
 // Registers one subcommand on `app`. Each lives in its own file in cmd/.

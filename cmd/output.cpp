@@ -31,10 +31,4 @@ bool out_closed() {
   return write_errno != 0;
 }
 
-Result<std::unique_ptr<Store>> Context::open() const {
-  auto p = paths();
-  if (!p) return std::move(p).error();
-  return open_store(*p);
-}
-
 }  // namespace blk::cli

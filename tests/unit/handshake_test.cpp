@@ -6,7 +6,6 @@
 
 #include <cstring>
 #include <functional>
-#include <set>
 
 #include "blk/wire/hello.hpp"
 #include "blk/wire/records.hpp"

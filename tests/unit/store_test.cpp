@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <set>
 
 #include "blk/encoding.hpp"
 #include "blk/identity.hpp"
