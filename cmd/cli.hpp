@@ -48,6 +48,8 @@ void add_log(CLI::App& app, Context& ctx);
 void add_peer(CLI::App& app, Context& ctx);
 void add_serve(CLI::App& app, Context& ctx);
 void add_ping(CLI::App& app, Context& ctx);
+void add_sync(CLI::App& app, Context& ctx);
+void add_status(CLI::App& app, Context& ctx);
 
 // Prints the completions for `words` (the command line after `blk`, the
 // last word being completed); main calls it for `blk __complete WORD...`,

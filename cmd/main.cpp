@@ -12,7 +12,7 @@ namespace {
 
 const char* const kDescription =
     "blk: a local-first block store with transactions, for your own few machines.\n"
-    "Peers authenticate each other over an encrypted channel (sync comes next).\n"
+    "Machines sync peer to peer over an authenticated, encrypted channel.\n"
     "Data goes to stdout, messages to stderr. See man blk(1) for the exit codes.";
 
 void add_global_options(CLI::App& app, blk::cli::Context& ctx) {
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
 
   for (auto add : {blk::cli::add_init, blk::cli::add_id, blk::cli::add_put, blk::cli::add_get,
                    blk::cli::add_ls, blk::cli::add_rm, blk::cli::add_import, blk::cli::add_export,
-                   blk::cli::add_log, blk::cli::add_peer, blk::cli::add_serve, blk::cli::add_ping})
+                   blk::cli::add_log, blk::cli::add_peer, blk::cli::add_serve, blk::cli::add_ping,
+                   blk::cli::add_sync, blk::cli::add_status})
     add(app, ctx);
 
   if (argc >= 2 && std::string_view(argv[1]) == "__complete") {

@@ -21,6 +21,8 @@ Result<void> run(Context& ctx, const Options& o) {
   net::ServerConfig config;
   config.keys = machine->keys;
   config.manifest = machine->manifest;
+  config.manifest_path = paths->manifest();
+  config.open_store = [p = *paths]() { return open_store(p); };
   config.stdio = o.stdio;
   config.listen = machine->manifest.listen;
   if (!o.listen.empty()) {

@@ -2,6 +2,7 @@
 // all backed by libsodium.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,8 @@ void append_base64(std::string& out, std::string_view bytes);
 Result<std::string> base64_decode_data(std::string_view text);
 
 std::string hex_encode(std::string_view bytes);
+// Lowercase or uppercase hex digits, even length; std::nullopt otherwise.
+std::optional<std::string> hex_decode(std::string_view hex);
 
 // Appends `s` as a JSON string literal (quotes included), escaping as
 // RFC 8259 requires; bytes that are not valid UTF-8 become U+FFFD.

@@ -4,10 +4,31 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 #include "blk/sqlite_db.hpp"
 
 namespace blk {
+
+// Schema 2's addition, shared by a new store's schema and the migration from 1.
+// `received` marks the rows whose version came from a peer (sync_peers rowid)
+// exactly as it sent it, so sync never offers that version back to it; a
+// row's mark goes when the row changes (its seq moves).
+#define BLK_SYNC_PEERS_SQL                        \
+  "CREATE TABLE sync_peers (\n"                   \
+  "  machine_id   TEXT PRIMARY KEY,\n"            \
+  "  epoch        TEXT    NOT NULL DEFAULT '',\n" \
+  "  cursor       INTEGER NOT NULL DEFAULT 0,\n"  \
+  "  peer_has     INTEGER NOT NULL DEFAULT 0,\n"  \
+  "  last_ok      INTEGER,\n"                     \
+  "  last_attempt INTEGER,\n"                     \
+  "  last_error   TEXT    NOT NULL DEFAULT ''\n"  \
+  ");\n"                                          \
+  "CREATE TABLE received (\n"                     \
+  "  seq  INTEGER PRIMARY KEY,\n"                 \
+  "  peer INTEGER NOT NULL\n"                     \
+  ");\n"
 
 // seq is the rowid: a scan in seq order is a scan of the table itself. The
 // blob comes last so reading metadata never touches its overflow pages.
@@ -27,7 +48,7 @@ CREATE TABLE blocks (
 );
 CREATE INDEX blocks_by_type ON blocks(type, id);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-)sql";
+)sql" BLK_SYNC_PEERS_SQL;
 
 namespace {
 
@@ -35,9 +56,18 @@ using sqlite::Db;
 using sqlite::ResetGuard;
 using sqlite::Stmt;
 
-constexpr const char* kColumns =
-    "seq, id, type, created_at, modified_at, deleted_at, schema, modified_by, versions, "
-    "version_hash, blob";
+// A row not received unchanged from peer ?4.
+const std::string kNotReceived =
+    "NOT EXISTS (SELECT 1 FROM received r WHERE r.seq = blocks.seq AND r.peer = ?4)";
+
+// The columns read_block reads. Without the blob an empty one stands in, so a
+// scan of metadata never reads a blob's pages.
+std::string select_block(bool blob, std::string_view rest) {
+  return fmt::format(
+      "SELECT seq, id, type, created_at, modified_at, deleted_at, schema, modified_by, versions, "
+      "version_hash, {} FROM blocks {}",
+      blob ? "blob" : "x''", rest);
+}
 
 Result<Block> read_block(const Stmt& s) {
   Block b;
@@ -57,10 +87,33 @@ Result<Block> read_block(const Stmt& s) {
   return b;
 }
 
+constexpr const char* kPeerColumns =
+    "machine_id, epoch, cursor, peer_has, last_ok, last_attempt, last_error";
+
+PeerState read_peer(const Stmt& s) {
+  PeerState p;
+  p.machine_id = s.text(0);
+  p.epoch = s.text(1);
+  p.cursor = s.int64(2);
+  p.peer_has = s.int64(3);
+  if (!s.is_null(4)) p.last_ok = s.int64(4);
+  if (!s.is_null(5)) p.last_attempt = s.int64(5);
+  p.last_error = s.text(6);
+  return p;
+}
+
 bool file_exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
 }
+
+// A statement kept for a scan, and whether a scan is running on it: a
+// visitor that starts the same scan again gets a statement of its own
+// instead of resetting the one under it.
+struct ScanStmt {
+  Stmt stmt;
+  bool busy = false;
+};
 
 class SqliteStore;
 
@@ -72,10 +125,14 @@ class SqliteTransaction final : public Transaction {
 
   Result<std::string> put(BlockWrite w) override;
   Result<void> remove(std::string_view id) override;
+  Result<ApplyOutcome> apply(const Block& remote, std::string_view from) override;
+  Result<void> set_cursor(std::string_view machine_id, std::string_view epoch,
+                          std::int64_t seq) override;
   Result<void> commit() override;
 
  private:
-  Result<void> write(Block& b, std::optional<std::int64_t> old_seq);
+  Result<void> write_local(Block& b, std::optional<std::int64_t> old_seq);
+  Result<void> write_row(const Block& b, std::optional<std::int64_t> old_seq);
 
   SqliteStore& store_;
   StoreIdentity identity_;
@@ -85,27 +142,23 @@ class SqliteTransaction final : public Transaction {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+  SqliteStore(Db db, int schema_version) : db_(std::move(db)), schema_(schema_version) {}
 
-  Result<void> prepare_statements() {
-    return prepare(get_, fmt::format("SELECT {} FROM blocks WHERE id = ?1", kColumns));
-  }
+  Result<void> prepare_statements() { return prepare(get_, select_block(true, "WHERE id = ?1")); }
 
   Result<std::optional<Block>> get(std::string_view id) override {
     ResetGuard guard(get_);
     get_.bind(1, id);
-    auto row = get_.step();
-    if (!row) return std::move(row).error();
-    if (!*row) return std::optional<Block>();
-    auto b = read_block(get_);
-    if (!b) return std::move(b).error();
-    return std::optional<Block>(std::move(*b));
+    return read_one(get_);
   }
 
   Result<std::unique_ptr<Transaction>> begin() override {
+    BLK_TRY(writable());
     auto id = identity();
     if (!id) return std::move(id).error();
     if (!insert_.prepared()) BLK_TRY(prepare_write_statements());
+    auto max = cached(max_seq_, [] { return "SELECT coalesce(max(seq), 0) FROM blocks"; });
+    if (!max) return std::move(max).error();
     // IMMEDIATE takes the write lock now, inside the busy timeout; a deferred
     // transaction that upgrades later could fail at once with SQLITE_BUSY.
     BLK_TRY(db_.exec("BEGIN IMMEDIATE"));
@@ -120,24 +173,173 @@ class SqliteStore final : public Store {
   }
 
   Result<void> scan(const ScanFilter& f, const BlockVisitor& visit) override {
-    std::string sql = fmt::format("SELECT {} FROM blocks WHERE 1", kColumns);
-    if (f.type) sql += " AND type = ?1";
-    if (f.modified_since) sql += " AND modified_at >= ?2";
-    if (!f.include_deleted) sql += " AND deleted_at IS NULL";
-    sql += f.type ? " ORDER BY type, id" : " ORDER BY id";
-    auto s = Stmt::prepare(db_, sql.c_str());
+    std::string rest = "WHERE 1";
+    if (f.type) rest += " AND type = ?1";
+    if (f.modified_since) rest += " AND modified_at >= ?2";
+    if (!f.include_deleted) rest += " AND deleted_at IS NULL";
+    rest += f.type ? " ORDER BY type, id" : " ORDER BY id";
+    auto s = Stmt::prepare(db_, select_block(true, rest).c_str());
     if (!s) return std::move(s).error();
     if (f.type) s->bind(1, std::string_view(*f.type));
     if (f.modified_since) s->bind(2, *f.modified_since);
     return visit_rows(*s, visit);
   }
 
-  Result<void> scan_changes(std::int64_t after, const BlockVisitor& visit) override {
-    auto s = Stmt::prepare(
-        db_, fmt::format("SELECT {} FROM blocks WHERE seq > ?1 ORDER BY seq", kColumns).c_str());
+  using Store::scan_changes;
+  Result<void> scan_changes(const ChangeScan& scan, const BlockVisitor& visit) override {
+    std::optional<std::int64_t> skip;
+    if (!scan.skip_received_from.empty()) {
+      auto peer = peer_rowid(scan.skip_received_from, false);
+      if (!peer) return std::move(peer).error();
+      skip = *peer;
+    }
+    auto sql = [&] {
+      return select_block(scan.blobs, skip ? "WHERE seq > ?1 AND seq <= ?2 AND " + kNotReceived +
+                                                 " ORDER BY seq LIMIT ?3"
+                                           : "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3");
+    };
+    return with_scan(changes_[scan.blobs][skip.has_value()], sql, [&](Stmt& s) {
+      if (skip) s.bind(4, *skip);
+      s.bind(1, scan.after);
+      s.bind(2, scan.up_to);
+      // LIMIT -1 is no limit.
+      s.bind(3, scan.limit > std::size_t{INT64_MAX} ? std::int64_t{-1}
+                                                    : static_cast<std::int64_t>(scan.limit));
+      return visit_rows(s, visit);
+    });
+  }
+
+  Result<std::optional<Block>> get_by_seq(std::int64_t seq, bool blob) override {
+    auto s = cached(by_seq_[blob], [&] { return select_block(blob, "WHERE seq = ?1"); });
     if (!s) return std::move(s).error();
-    s->bind(1, after);
-    return visit_rows(*s, visit);
+    ResetGuard guard(**s);
+    (*s)->bind(1, seq);
+    return read_one(**s);
+  }
+
+  Result<std::int64_t> max_seq() override {
+    auto s = cached(max_seq_, [] { return "SELECT coalesce(max(seq), 0) FROM blocks"; });
+    if (!s) return std::move(s).error();
+    return read_int(**s);
+  }
+
+  Result<std::int64_t> count_changes_after(std::int64_t after,
+                                           std::string_view skip_received_from) override {
+    std::optional<std::int64_t> skip;
+    if (!skip_received_from.empty()) {
+      auto peer = peer_rowid(skip_received_from, false);
+      if (!peer) return std::move(peer).error();
+      skip = *peer;
+    }
+    auto s = cached(count_after_[skip.has_value()], [&] {
+      return skip ? "SELECT count(*) FROM blocks WHERE seq > ?1 AND " + kNotReceived
+                  : std::string("SELECT count(*) FROM blocks WHERE seq > ?1");
+    });
+    if (!s) return std::move(s).error();
+    (*s)->bind(1, after);
+    if (skip) (*s)->bind(4, *skip);
+    return read_int(**s);
+  }
+
+  // The sync_peers rowid of a machine: what `received` records. With
+  // `create`, a row is made for a machine not seen before; without, an
+  // unknown machine gets -1 (which no row matches).
+  Result<std::int64_t> peer_rowid(std::string_view machine_id, bool create) {
+    if (schema_ < 2) return std::int64_t{-1};
+    auto it = peer_rowids_.find(machine_id);
+    if (it != peer_rowids_.end()) return it->second;
+    if (create) {
+      auto ins = cached(add_peer_, [] {
+        return "INSERT INTO sync_peers (machine_id) VALUES (?1) ON CONFLICT DO NOTHING";
+      });
+      if (!ins) return std::move(ins).error();
+      (*ins)->bind(1, machine_id);
+      BLK_TRY((*ins)->run());
+    }
+    auto s = cached(peer_rowid_, [] { return "SELECT rowid FROM sync_peers WHERE machine_id = ?1"; });
+    if (!s) return std::move(s).error();
+    ResetGuard guard(**s);
+    (*s)->bind(1, machine_id);
+    auto row = (*s)->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::int64_t{-1};
+    std::int64_t id = (*s)->int64(0);
+    // Only committed-or-current rows are cached: a rolled-back insert would
+    // leave a rowid that may be reused, so cache only what we did not create.
+    if (!create) peer_rowids_.emplace(std::string(machine_id), id);
+    return id;
+  }
+
+  Result<void> scan_version_items(const std::function<void(const VersionItem&)>& visit) override {
+    auto sql = [] { return "SELECT modified_at, version_hash, seq FROM blocks"; };
+    return with_scan(version_items_, sql, [&](Stmt& s) -> Result<void> {
+      // One item for every row: its hash string keeps its buffer.
+      VersionItem item;
+      for (;;) {
+        auto row = s.step();
+        if (!row) return std::move(row).error();
+        if (!*row) return {};
+        item.modified_at = s.int64(0);
+        item.version_hash.assign(s.blob(1));
+        item.seq = s.int64(2);
+        visit(item);
+      }
+    });
+  }
+
+  Result<PeerState> peer_state(std::string_view machine_id) override {
+    PeerState never;
+    never.machine_id = machine_id;
+    if (schema_ < 2) return never;
+    auto s = cached(peer_state_, [] {
+      return fmt::format("SELECT {} FROM sync_peers WHERE machine_id = ?1", kPeerColumns);
+    });
+    if (!s) return std::move(s).error();
+    ResetGuard guard(**s);
+    (*s)->bind(1, machine_id);
+    auto row = (*s)->step();
+    if (!row) return std::move(row).error();
+    return *row ? read_peer(**s) : never;
+  }
+
+  Result<std::vector<PeerState>> peer_states() override {
+    std::vector<PeerState> out;
+    if (schema_ < 2) return out;
+    auto s = Stmt::prepare(
+        db_, fmt::format("SELECT {} FROM sync_peers ORDER BY machine_id", kPeerColumns).c_str());
+    if (!s) return std::move(s).error();
+    for (;;) {
+      auto row = s->step();
+      if (!row) return std::move(row).error();
+      if (!*row) return out;
+      out.push_back(read_peer(*s));
+    }
+  }
+
+  Result<void> record_sync_attempt(std::string_view machine_id, Millis at, std::string_view error,
+                                   std::int64_t peer_has) override {
+    BLK_TRY(writable());
+    auto s = cached(record_attempt_, [] {
+      return "INSERT INTO sync_peers (machine_id, last_attempt, last_ok, last_error, peer_has) "
+             "VALUES (?1, ?2, CASE WHEN ?3 = '' THEN ?2 END, ?3, max(?4, 0)) "
+             "ON CONFLICT (machine_id) DO UPDATE SET last_attempt = excluded.last_attempt, "
+             "last_ok = coalesce(excluded.last_ok, last_ok), last_error = excluded.last_error, "
+             "peer_has = max(peer_has, excluded.peer_has)";
+    });
+    if (!s) return std::move(s).error();
+    BLK_TRY(db_.exec("BEGIN IMMEDIATE"));
+    (*s)->bind(1, machine_id);
+    (*s)->bind(2, at);
+    (*s)->bind(3, error);
+    (*s)->bind(4, peer_has);
+    auto r = (*s)->run();
+    if (r) r = db_.exec("COMMIT");
+    if (!r) (void)db_.exec("ROLLBACK");
+    return r;
+  }
+
+  void set_clock(std::function<Millis()> clock) override {
+    clock_ = clock ? std::move(clock) : now_millis;
   }
 
   Result<StoreIdentity> identity() override {
@@ -164,16 +366,24 @@ class SqliteStore final : public Store {
  private:
   friend class SqliteTransaction;
 
+  // A store left at an older schema is one we could not write to migrate.
+  Result<void> writable() const {
+    if (schema_ >= kSchemaVersion) return {};
+    return make_error(Code::store_readonly,
+                      fmt::format("store is read-only: {} (schema version {}, not upgraded)",
+                                  db_.path(), schema_));
+  }
+
   // Prepared once, on the first write: reads never pay for them.
   Result<void> prepare_write_statements() {
-    BLK_TRY(prepare(insert_, fmt::format("INSERT INTO blocks ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                         "?7, ?8, ?9, ?10, ?11)",
-                                         kColumns)));
+    BLK_TRY(prepare(insert_,
+                    "INSERT INTO blocks (seq, id, type, created_at, modified_at, "
+                    "deleted_at, schema, modified_by, versions, version_hash, blob) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
     BLK_TRY(prepare(update_,
                     "UPDATE blocks SET seq = ?1, type = ?3, created_at = ?4, modified_at = ?5, "
                     "deleted_at = ?6, schema = ?7, modified_by = ?8, versions = ?9, "
                     "version_hash = ?10, blob = ?11 WHERE seq = ?12"));
-    BLK_TRY(prepare(max_seq_, "SELECT coalesce(max(seq), 0) FROM blocks"));
     return {};
   }
 
@@ -182,6 +392,51 @@ class SqliteStore final : public Store {
     if (!r) return std::move(r).error();
     s = std::move(*r);
     return {};
+  }
+
+  // The statement, prepared on its first use and kept: a `blk get` pays only
+  // for what it runs, and sync's hot paths prepare nothing per call.
+  template <class MakeSql>
+  Result<Stmt*> cached(Stmt& s, MakeSql make_sql) {
+    if (!s.prepared()) BLK_TRY(prepare(s, make_sql()));
+    return &s;
+  }
+
+  // Runs a scan on the kept statement, or on a fresh one if a scan up the
+  // stack (whose visitor called us) is using it.
+  template <class MakeSql, class Run>
+  Result<void> with_scan(ScanStmt& kept, MakeSql make_sql, Run run) {
+    if (kept.busy) {
+      auto fresh = Stmt::prepare(db_, std::string(make_sql()).c_str());
+      if (!fresh) return std::move(fresh).error();
+      return run(*fresh);
+    }
+    if (!kept.stmt.prepared()) BLK_TRY(prepare(kept.stmt, make_sql()));
+    struct Busy {
+      ScanStmt& s;
+      explicit Busy(ScanStmt& k) : s(k) { s.busy = true; }
+      ~Busy() {
+        s.stmt.reset();
+        s.busy = false;
+      }
+    } busy(kept);
+    return run(kept.stmt);
+  }
+
+  static Result<std::optional<Block>> read_one(Stmt& s) {
+    auto row = s.step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<Block>();
+    auto b = read_block(s);
+    if (!b) return std::move(b).error();
+    return std::optional<Block>(std::move(*b));
+  }
+
+  static Result<std::int64_t> read_int(Stmt& s) {
+    ResetGuard guard(s);
+    auto row = s.step();
+    if (!row) return std::move(row).error();
+    return s.int64(0);
   }
 
   static Result<void> visit_rows(Stmt& s, const BlockVisitor& visit) {
@@ -196,7 +451,14 @@ class SqliteStore final : public Store {
   }
 
   Db db_;
+  int schema_;  // below kSchemaVersion only for a read-only store
+  std::function<Millis()> clock_ = now_millis;
   Stmt get_, insert_, update_, max_seq_;
+  // Prepared on first use; [blob] selects with or without the blob.
+  Stmt by_seq_[2], count_after_[2], peer_state_, set_cursor_, record_attempt_;
+  Stmt add_peer_, peer_rowid_, mark_received_, unmark_received_;
+  ScanStmt changes_[2][2], version_items_;
+  std::map<std::string, std::int64_t, std::less<>> peer_rowids_;
   std::optional<StoreIdentity> identity_;
 };
 
@@ -205,7 +467,8 @@ SqliteTransaction::~SqliteTransaction() {
 }
 
 Result<std::string> SqliteTransaction::put(BlockWrite w) {
-  if (w.id.empty()) w.id = generate_id(now_millis());
+  Millis now = store_.clock_();
+  if (w.id.empty()) w.id = generate_id(now);
   BLK_TRY(validate_name("id", w.id));
   BLK_TRY(validate_name("type", w.type));
   if (w.blob.size() > kMaxBlobBytes)
@@ -215,7 +478,6 @@ Result<std::string> SqliteTransaction::put(BlockWrite w) {
   auto old = store_.get(w.id);
   if (!old) return std::move(old).error();
 
-  Millis now = now_millis();
   Block b;
   b.id = std::move(w.id);
   b.type = std::move(w.type);
@@ -243,7 +505,7 @@ Result<std::string> SqliteTransaction::put(BlockWrite w) {
     return make_error(Code::invalid_input, fmt::format("deleted_at ({}) is after modified_at ({})",
                                                        *b.deleted_at, b.modified_at));
   if (b.deleted_at) b.blob.clear();
-  BLK_TRY(write(b, *old ? std::optional((*old)->seq) : std::nullopt));
+  BLK_TRY(write_local(b, *old ? std::optional((*old)->seq) : std::nullopt));
   return std::move(b.id);
 }
 
@@ -254,20 +516,72 @@ Result<void> SqliteTransaction::remove(std::string_view id) {
   Block b = std::move(**old);
   if (b.deleted()) return {};
   std::int64_t old_seq = b.seq;
-  Millis now = now_millis();
-  b.modified_at = std::max(now, b.modified_at + 1);
+  b.modified_at = std::max(store_.clock_(), b.modified_at + 1);
   b.deleted_at = b.modified_at;
   b.blob.clear();
-  return write(b, old_seq);
+  return write_local(b, old_seq);
 }
 
-Result<void> SqliteTransaction::write(Block& b, std::optional<std::int64_t> old_seq) {
-  b.seq = ++seq_;
+Result<ApplyOutcome> SqliteTransaction::apply(const Block& remote, std::string_view from) {
+  BLK_TRY(validate_remote_version(remote));
+  auto local = store_.get(remote.id);
+  if (!local) return std::move(local).error();
+  Decision d = decide(*local, remote, store_.clock_());
+  if (d.write) {
+    // Kept as received (or as merged): vector, writer and hash. Only the seq
+    // is ours.
+    d.write->seq = ++seq_;
+    BLK_TRY(write_row(*d.write, *local ? std::optional((*local)->seq) : std::nullopt));
+    // Stored exactly as `from` sent it (a merge is a new version): `from`
+    // has it already, so sync will not offer it back.
+    if (!from.empty() && d.outcome != ApplyOutcome::merged && store_.schema_ >= 2) {
+      auto peer = store_.peer_rowid(from, true);
+      if (!peer) return std::move(peer).error();
+      auto s = store_.cached(store_.mark_received_, [] {
+        return "INSERT OR REPLACE INTO received (seq, peer) VALUES (?1, ?2)";
+      });
+      if (!s) return std::move(s).error();
+      (*s)->bind(1, d.write->seq);
+      (*s)->bind(2, *peer);
+      BLK_TRY((*s)->run());
+    }
+  }
+  return d.outcome;
+}
+
+Result<void> SqliteTransaction::set_cursor(std::string_view machine_id, std::string_view epoch,
+                                           std::int64_t seq) {
+  // Old values on the right of SET: the epoch compared is the stored one.
+  auto s = store_.cached(store_.set_cursor_, [] {
+    return "INSERT INTO sync_peers (machine_id, epoch, cursor) VALUES (?1, ?2, ?3) "
+           "ON CONFLICT (machine_id) DO UPDATE SET epoch = excluded.epoch, cursor = "
+           "CASE WHEN epoch = excluded.epoch THEN max(cursor, excluded.cursor) "
+           "ELSE excluded.cursor END";
+  });
+  if (!s) return std::move(s).error();
+  (*s)->bind(1, machine_id);
+  (*s)->bind(2, epoch);
+  (*s)->bind(3, seq);
+  return (*s)->run();
+}
+
+Result<void> SqliteTransaction::write_local(Block& b, std::optional<std::int64_t> old_seq) {
   // Our own counter in the version vector is our seq: strictly increasing
   // for every local commit, so it orders our writes without a second counter.
-  b.versions[identity_.machine_id] = static_cast<std::uint64_t>(b.seq);
+  // Should a peer hand back a counter of ours above our seq (this store was
+  // restored from an older copy), the seq skips past it: a local write must
+  // dominate the version it replaces, or peers would ignore it as older.
+  std::uint64_t& mine = b.versions[identity_.machine_id];
+  seq_ = std::max(seq_, static_cast<std::int64_t>(mine));
+  b.seq = ++seq_;
+  mine = static_cast<std::uint64_t>(b.seq);
   b.modified_by = identity_.machine_id;
   b.version_hash = compute_version_hash(b);
+  return write_row(b, old_seq);
+}
+
+// The one place rows are written, for local and received versions alike.
+Result<void> SqliteTransaction::write_row(const Block& b, std::optional<std::int64_t> old_seq) {
   std::string versions = encode_versions(b.versions);
 
   Stmt& s = old_seq ? store_.update_ : store_.insert_;
@@ -286,7 +600,16 @@ Result<void> SqliteTransaction::write(Block& b, std::optional<std::int64_t> old_
   s.bind_blob(10, b.version_hash);
   s.bind_blob(11, b.blob);
   if (old_seq) s.bind(12, *old_seq);
-  return s.run();
+  BLK_TRY(s.run());
+  if (old_seq && store_.schema_ >= 2) {
+    // The row moved to a new seq: whatever was received at the old one is gone.
+    auto u = store_.cached(store_.unmark_received_,
+                           [] { return "DELETE FROM received WHERE seq = ?1"; });
+    if (!u) return std::move(u).error();
+    (*u)->bind(1, *old_seq);
+    BLK_TRY((*u)->run());
+  }
+  return {};
 }
 
 Result<void> SqliteTransaction::commit() {
@@ -301,6 +624,29 @@ Result<int> user_version(Db& db) {
   auto row = s->step();
   if (!row) return std::move(row).error();
   return static_cast<int>(s->int64(0));
+}
+
+// Brings a store at an older schema up to kSchemaVersion, in one transaction,
+// and returns the version it is now at. Another process may be opening the
+// same store: the version is read again under the write lock. A store we
+// cannot write stays as it is and is read at its own version (the caller
+// treats it as read-only: see SqliteStore::writable).
+Result<int> migrate(Db& db, int version) {
+  if (version >= kSchemaVersion || sqlite3_db_readonly(db.handle(), "main") == 1) return version;
+  auto begun = db.exec("BEGIN IMMEDIATE");
+  if (!begun && begun.error().code == Code::store_readonly) return version;
+  if (!begun) return std::move(begun).error();
+  auto now = user_version(db);
+  Result<void> r = now ? Result<void>() : Result<void>(now.error());
+  if (r && *now < 2) r = db.exec(BLK_SYNC_PEERS_SQL);
+  if (r) r = db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+  if (r) r = db.exec("COMMIT");
+  if (!r) {
+    (void)db.exec("ROLLBACK");
+    if (r.error().code == Code::store_readonly) return version;
+    return std::move(r).error();
+  }
+  return kSchemaVersion;
 }
 
 }  // namespace
@@ -342,9 +688,9 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
                       fmt::format("store {} has schema version {}, newer than this blk "
                                   "understands ({}); upgrade blk",
                                   path, *version, kSchemaVersion));
-  // Migrations from older schema versions go here, each in its own
-  // transaction, when there is a version 2.
-  auto store = std::make_unique<SqliteStore>(std::move(*db));
+  auto migrated = migrate(*db, *version);
+  if (!migrated) return std::move(migrated).error();
+  auto store = std::make_unique<SqliteStore>(std::move(*db), *migrated);
   BLK_TRY(store->prepare_statements());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -10,9 +10,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "blk/block.hpp"
 #include "blk/error.hpp"
+#include "blk/merge.hpp"
 
 namespace blk {
 
@@ -53,8 +55,59 @@ class Transaction {
   // Code::not_found if there is no such block; already deleted is a no-op.
   virtual Result<void> remove(std::string_view id) = 0;
 
+  // Applies a version received from a peer by the rules of DESIGN.md §7
+  // (merge.hpp): fast-forward, ignore, or merge last-write-wins. The version
+  // is checked first (validate_remote_version): Code::invalid_input if it is
+  // malformed or its hash is wrong, and nothing is written. A version whose
+  // modified_at is more than kMaxFutureSkew ahead of this store's clock is
+  // refused (ApplyOutcome::refused_future), nothing written. What is written
+  // keeps the remote's version vector, modified_by and hash (a merge: the
+  // merged ones) and gets a new local seq.
+  // `from` is the machine id of the peer that sent it: a version stored
+  // exactly as that peer sent it is never offered back to it (ChangeScan).
+  virtual Result<ApplyOutcome> apply(const Block& remote, std::string_view from = {}) = 0;
+
+  // Records that every change of peer `machine_id` whose seq (in the peer's
+  // store `epoch`) is at most `seq` is committed here. Within one epoch the
+  // cursor never moves back (two syncs at once cannot undo each other); a
+  // different epoch replaces it.
+  virtual Result<void> set_cursor(std::string_view machine_id, std::string_view epoch,
+                                  std::int64_t seq) = 0;
+
   // Makes every write durable (synchronous=FULL) and visible, atomically.
   virtual Result<void> commit() = 0;
+};
+
+// Where a store stands with one peer: sync's cursor and what `blk status`
+// shows. A peer never synced has an empty epoch and zeros.
+struct PeerState {
+  std::string machine_id;
+  std::string epoch;              // the peer store's epoch the cursor belongs to
+  std::int64_t cursor = 0;        // highest of the peer's seqs committed here
+  std::int64_t peer_has = 0;      // highest of our seqs the peer said it holds
+  std::optional<Millis> last_ok;  // end of the last successful sync
+  std::optional<Millis> last_attempt;
+  std::string last_error;  // of the last attempt; empty if it succeeded
+};
+
+// What one change scan returns: rows with after < seq <= up_to, in seq order,
+// at most `limit` of them. Without blobs, Block::blob is left empty (the
+// caller can tell a tombstone by deleted_at).
+struct ChangeScan {
+  std::int64_t after = 0;
+  std::int64_t up_to = INT64_MAX;
+  std::size_t limit = SIZE_MAX;
+  bool blobs = true;
+  // A peer's machine id: leave out rows holding a version received from it
+  // unchanged (it has them), so what a sync brought in is not echoed back.
+  std::string skip_received_from;
+};
+
+// One entry of the store's version set, for reconciliation.
+struct VersionItem {
+  Millis modified_at = 0;
+  std::string version_hash;  // 32 bytes
+  std::int64_t seq = 0;
 };
 
 // What a scan returns. Unset fields do not filter.
@@ -83,7 +136,40 @@ class Store {
 
   // Visits every block (tombstones too) whose seq is above `after`, in seq
   // order: the store's changes in commit order, as sync and `log` need them.
-  virtual Result<void> scan_changes(std::int64_t after, const BlockVisitor& visit) = 0;
+  virtual Result<void> scan_changes(std::int64_t after, const BlockVisitor& visit) {
+    ChangeScan scan;
+    scan.after = after;
+    return scan_changes(scan, visit);
+  }
+  virtual Result<void> scan_changes(const ChangeScan& scan, const BlockVisitor& visit) = 0;
+
+  // The block whose current row has this seq (with or without its blob);
+  // std::nullopt if that seq has been superseded by a later change.
+  virtual Result<std::optional<Block>> get_by_seq(std::int64_t seq, bool blob) = 0;
+
+  // The highest seq committed (0 for an empty store).
+  virtual Result<std::int64_t> max_seq() = 0;
+
+  // How many blocks (tombstones included) have seq above `after`, leaving
+  // out those received unchanged from `skip_received_from` if given.
+  virtual Result<std::int64_t> count_changes_after(std::int64_t after,
+                                                   std::string_view skip_received_from = {}) = 0;
+
+  // Every current version (tombstones too), in no particular order, without
+  // reading blobs: what reconciliation compares.
+  virtual Result<void> scan_version_items(const std::function<void(const VersionItem&)>& visit) = 0;
+
+  // Sync bookkeeping per peer (by machine id).
+  virtual Result<PeerState> peer_state(std::string_view machine_id) = 0;
+  virtual Result<std::vector<PeerState>> peer_states() = 0;
+  // After a sync attempt: `error` empty means success (last_ok = at). Also
+  // stores what the peer said it holds of ours. Its own small transaction.
+  virtual Result<void> record_sync_attempt(std::string_view machine_id, Millis at,
+                                           std::string_view error, std::int64_t peer_has) = 0;
+
+  // The clock local writes and apply() use; the wall clock by default. The
+  // simulator gives each machine a virtual (and skewed) one.
+  virtual void set_clock(std::function<Millis()> clock) = 0;
 
   // Who this store is: its machine id (the writer of its local changes),
   // public key and epoch. Read once and cached.

@@ -1,8 +1,11 @@
 // The SQLite block store, against real database files.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <map>
 
 #include "blk/encoding.hpp"
 #include "blk/identity.hpp"
@@ -39,6 +42,50 @@ std::string put_one(Store& store, BlockWrite w) {
   REQUIRE(id.ok());
   REQUIRE((*tx)->commit().ok());
   return *id;
+}
+
+void remove_one(Store& store, std::string_view id) {
+  auto tx = store.begin();
+  REQUIRE(tx.ok());
+  REQUIRE((*tx)->remove(id).ok());
+  REQUIRE((*tx)->commit().ok());
+}
+
+std::vector<Block> changes(Store& store, ChangeScan scan = {}) {
+  std::vector<Block> out;
+  REQUIRE(store
+              .scan_changes(scan,
+                            [&](const Block& b) {
+                              out.push_back(b);
+                              return true;
+                            })
+              .ok());
+  return out;
+}
+
+// Applies versions from another store, in one transaction, as sync will.
+std::vector<ApplyOutcome> apply_all(Store& to, const std::vector<Block>& versions) {
+  auto tx = to.begin();
+  REQUIRE(tx.ok());
+  std::vector<ApplyOutcome> out;
+  for (const Block& v : versions) {
+    auto r = (*tx)->apply(v);
+    REQUIRE(r.ok());
+    out.push_back(*r);
+  }
+  REQUIRE((*tx)->commit().ok());
+  return out;
+}
+
+std::string schema_text(const std::string& db_path) {
+  auto db = sqlite::Db::open(db_path, false, 1000);
+  REQUIRE(db.ok());
+  auto s = sqlite::Stmt::prepare(*db,
+                                 "SELECT group_concat(sql, ';') FROM "
+                                 "(SELECT sql FROM sqlite_master ORDER BY name)");
+  REQUIRE(s.ok());
+  REQUIRE(s->step().value());
+  return std::string(s->text(0));
 }
 
 }  // namespace
@@ -280,4 +327,414 @@ TEST_CASE("imported times: kept when given, derived when not, refused when impos
   auto k = **store->get("k");
   CHECK(k.created_at == 1000);
   CHECK(k.modified_at == 2000);
+}
+
+// ---- sync's side of the store: applying remote versions, cursors, schema 2
+
+TEST_CASE("a version applied from another store keeps its vector, writer and hash") {
+  test::TempDir dir_a, dir_b;
+  auto a = make_store(dir_a), b = make_store(dir_b);
+  put_one(*b, write_of("mine", "note", "b's own"));  // so B's seqs differ from A's
+  put_one(*a, write_of("k", "note", "hello"));
+  Block sent = **a->get("k");
+
+  CHECK(apply_all(*b, {sent}) == std::vector{ApplyOutcome::inserted});
+  Block got = **b->get("k");
+  CHECK(got.blob == "hello");
+  CHECK(got.versions == sent.versions);
+  CHECK(got.modified_by == a->identity()->machine_id);
+  CHECK(got.version_hash == sent.version_hash);
+  CHECK(got.modified_at == sent.modified_at);
+  CHECK(got.seq == 2);  // B's next seq, not A's
+
+  // Twice: nothing new, nothing written.
+  CHECK(apply_all(*b, {sent}) == std::vector{ApplyOutcome::already_have});
+  CHECK(b->get("k")->value().seq == 2);
+
+  // A's next edit fast-forwards B.
+  put_one(*a, write_of("k", "note", "hello again"));
+  CHECK(apply_all(*b, changes(*a)) == std::vector{ApplyOutcome::fast_forward});
+  CHECK(b->get("k")->value().blob == "hello again");
+  CHECK(b->get("k")->value().version_hash == a->get("k")->value().version_hash);
+}
+
+TEST_CASE("concurrent edits on two stores converge to one version both ways") {
+  test::TempDir dir_a, dir_b;
+  auto a = make_store(dir_a), b = make_store(dir_b);
+  a->set_clock([] { return Millis{1'000'000}; });
+  b->set_clock([] { return Millis{1'000'500}; });
+  put_one(*a, write_of("k", "note", "first"));
+  apply_all(*b, changes(*a));
+  put_one(*a, write_of("k", "note", "edited on a"));
+  put_one(*b, write_of("k", "note", "edited on b, later"));
+  put_one(*b, write_of("only-b", "note", "x"));
+  remove_one(*a, "k");  // a deleted it, but before b's edit by the clocks
+  put_one(*a, write_of("only-a", "note", "y"));
+
+  auto from_a = changes(*a), from_b = changes(*b);
+  auto at_b = apply_all(*b, from_a);
+  auto at_a = apply_all(*a, from_b);
+  CHECK(at_b == std::vector{ApplyOutcome::merged, ApplyOutcome::inserted});
+  CHECK(at_a == std::vector{ApplyOutcome::merged, ApplyOutcome::inserted});
+  for (const char* id : {"k", "only-a", "only-b"}) {
+    CAPTURE(id);
+    Block x = **a->get(id), y = **b->get(id);
+    CHECK(x.version_hash == y.version_hash);
+    CHECK(x.blob == y.blob);
+    CHECK(x.versions == y.versions);
+    CHECK(x.deleted_at == y.deleted_at);
+  }
+  CHECK(a->get("k")->value().blob == "edited on b, later");
+  CHECK_FALSE(a->get("k")->value().deleted());
+
+  // Each side's merge, sent to the other, is a version it already has.
+  CHECK(apply_all(*a, {**b->get("k")}) == std::vector{ApplyOutcome::already_have});
+}
+
+TEST_CASE("a local write after applying a remote version dominates it") {
+  test::TempDir dir_a, dir_b;
+  auto a = make_store(dir_a), b = make_store(dir_b);
+  put_one(*a, write_of("k", "note", "from a"));
+  apply_all(*b, changes(*a));
+  put_one(*b, write_of("k", "note", "b builds on it"));
+  Block edited = **b->get("k");
+  CHECK(compare_versions(edited.versions, a->get("k")->value().versions) == Causality::after);
+  CHECK(edited.modified_by == b->identity()->machine_id);
+  CHECK(edited.version_hash == compute_version_hash(edited));
+  CHECK(apply_all(*a, {edited}) == std::vector{ApplyOutcome::fast_forward});
+  // And back: b already holds what a now holds.
+  CHECK(apply_all(*b, {**a->get("k")}) == std::vector{ApplyOutcome::already_have});
+}
+
+TEST_CASE("a counter of ours from a peer above our seq: the next local write skips past it") {
+  // As after this store was restored from an older copy of itself.
+  test::TempDir dir_a, dir_b;
+  auto a = make_store(dir_a), b = make_store(dir_b);
+  std::string me = b->identity()->machine_id;
+  put_one(*a, write_of("k", "note", "x"));
+  Block v = **a->get("k");
+  v.versions[me] = 500;
+  v.version_hash = compute_version_hash(v);
+  CHECK(apply_all(*b, {v}) == std::vector{ApplyOutcome::inserted});
+  put_one(*b, write_of("k", "note", "y"));
+  Block w = **b->get("k");
+  CHECK(w.seq == 501);
+  CHECK(w.versions.at(me) == 501);
+  CHECK(compare_versions(w.versions, v.versions) == Causality::after);
+}
+
+TEST_CASE("apply refuses a malformed version and one from too far in the future") {
+  test::TempDir dir_a, dir_b;
+  auto a = make_store(dir_a), b = make_store(dir_b);
+  put_one(*a, write_of("k", "note", "x"));
+  Block v = **a->get("k");
+  Block tampered = v;
+  tampered.blob = "y";
+  {
+    auto tx = b->begin();
+    REQUIRE(tx.ok());
+    auto r = (*tx)->apply(tampered);
+    CHECK(r.error().code == Code::invalid_input);
+    CHECK(r.error().message.find("wrong hash") != std::string::npos);
+    // B's clock is two days behind: v is too far ahead of it.
+    b->set_clock([&] { return v.modified_at - 2 * kMaxFutureSkew; });
+    CHECK((*tx)->apply(v).value() == ApplyOutcome::refused_future);
+    REQUIRE((*tx)->commit().ok());
+  }
+  CHECK_FALSE(b->get("k")->has_value());
+  CHECK(b->max_seq().value() == 0);
+}
+
+TEST_CASE("put, remove and apply use the store's clock") {
+  test::TempDir dir;
+  auto store = make_store(dir);
+  Millis now = 5'000'000;
+  store->set_clock([&] { return now; });
+  std::string id = put_one(*store, write_of("", "note", "x"));
+  Block b = **store->get(id);
+  CHECK(b.created_at == now);
+  CHECK(b.modified_at == now);
+  CHECK(id.substr(0, 13) == "0000004c-4b40");  // the UUIDv7 time is the clock's too
+
+  put_one(*store, write_of(id, "note", "y"));  // same millisecond: still moves forward
+  CHECK(store->get(id)->value().modified_at == now + 1);
+  now = 6'000'000;
+  remove_one(*store, id);
+  CHECK(store->get(id)->value().modified_at == now);
+  CHECK(store->get(id)->value().deleted_at == now);
+  now = 4'000'000;  // a clock that went back: still forward
+  put_one(*store, write_of(id, "note", "z"));
+  CHECK(store->get(id)->value().modified_at == 6'000'001);
+
+  store->set_clock(nullptr);  // back to the wall clock
+  put_one(*store, write_of("wall", "note", ""));
+  CHECK(store->get("wall")->value().modified_at > 1'600'000'000'000);
+}
+
+TEST_CASE("scan_changes: after, up_to, limit, without blobs; get_by_seq; counts") {
+  test::TempDir dir;
+  auto store = make_store(dir);
+  CHECK(store->max_seq().value() == 0);
+  CHECK(store->count_changes_after(0).value() == 0);
+  for (const char* id : {"a", "b", "c", "d"})
+    put_one(*store, write_of(id, "t", "blob of " + std::string(id)));
+  put_one(*store, write_of("a", "t", "a again"));  // a: seq 1 -> 5
+  remove_one(*store, "b");                         // b: seq 2 -> 6
+
+  auto ids = [](const std::vector<Block>& blocks) {
+    std::vector<std::string> out;
+    for (const Block& b : blocks) out.push_back(b.id + ":" + std::to_string(b.seq));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(ids(changes(*store)) == V{"c:3", "d:4", "a:5", "b:6"});
+  CHECK(ids(changes(*store, {.after = 3})) == V{"d:4", "a:5", "b:6"});
+  CHECK(ids(changes(*store, {.after = 3, .up_to = 5})) == V{"d:4", "a:5"});
+  CHECK(ids(changes(*store, {.after = 0, .limit = 2})) == V{"c:3", "d:4"});
+  CHECK(ids(changes(*store, {.after = 6})).empty());
+  CHECK(changes(*store, {.limit = 0}).empty());
+
+  auto full = changes(*store, {.after = 4, .up_to = 5});
+  auto bare = changes(*store, {.after = 4, .up_to = 5, .blobs = false});
+  REQUIRE(full.size() == 1);
+  REQUIRE(bare.size() == 1);
+  CHECK(full[0].blob == "a again");
+  CHECK(bare[0].blob.empty());
+  CHECK(bare[0].version_hash == full[0].version_hash);
+  CHECK(bare[0].versions == full[0].versions);
+
+  // The old form still walks every change.
+  std::vector<std::string> old;
+  REQUIRE(store
+              ->scan_changes(4,
+                             [&](const Block& b) {
+                               old.push_back(b.id);
+                               return true;
+                             })
+              .ok());
+  CHECK(old == std::vector<std::string>{"a", "b"});
+
+  CHECK(store->max_seq().value() == 6);
+  CHECK(store->count_changes_after(0).value() == 4);
+  CHECK(store->count_changes_after(4).value() == 2);
+  CHECK(store->count_changes_after(6).value() == 0);
+
+  CHECK_FALSE(store->get_by_seq(1, true)->has_value());  // superseded by seq 5
+  CHECK_FALSE(store->get_by_seq(99, true)->has_value());
+  auto five = store->get_by_seq(5, true);
+  REQUIRE(five->has_value());
+  CHECK((*five)->id == "a");
+  CHECK((*five)->blob == "a again");
+  CHECK(store->get_by_seq(5, false)->value().blob.empty());
+  CHECK(store->get_by_seq(6, true)->value().deleted());
+}
+
+TEST_CASE("a visitor may start the same scan again") {
+  test::TempDir dir;
+  auto store = make_store(dir);
+  put_one(*store, write_of("a", "t", "1"));
+  put_one(*store, write_of("b", "t", "2"));
+  int outer = 0, inner = 0;
+  REQUIRE(store
+              ->scan_changes(ChangeScan{},
+                             [&](const Block&) {
+                               ++outer;
+                               inner += static_cast<int>(changes(*store).size());
+                               return true;
+                             })
+              .ok());
+  CHECK(outer == 2);
+  CHECK(inner == 4);
+  int items = 0;
+  REQUIRE(store
+              ->scan_version_items([&](const VersionItem&) {
+                REQUIRE(store->scan_version_items([&](const VersionItem&) { ++items; }).ok());
+              })
+              .ok());
+  CHECK(items == 4);
+}
+
+TEST_CASE("scan_version_items lists every current version, tombstones too") {
+  test::TempDir dir;
+  auto store = make_store(dir);
+  put_one(*store, write_of("a", "t", std::string(100'000, 'x')));
+  put_one(*store, write_of("b", "t", "2"));
+  remove_one(*store, "b");
+  std::map<std::int64_t, VersionItem> items;
+  REQUIRE(store->scan_version_items([&](const VersionItem& v) { items[v.seq] = v; }).ok());
+  REQUIRE(items.size() == 2);
+  for (const Block& b : changes(*store)) {
+    CAPTURE(b.id);
+    REQUIRE(items.contains(b.seq));
+    CHECK(items[b.seq].version_hash == b.version_hash);
+    CHECK(items[b.seq].modified_at == b.modified_at);
+  }
+}
+
+TEST_CASE("set_cursor: monotonic within an epoch, replaced by a new one") {
+  test::TempDir dir;
+  auto store = make_store(dir);
+  std::string peer(32, 'e');
+  auto set = [&](std::string_view epoch, std::int64_t seq) {
+    auto tx = store->begin();
+    REQUIRE(tx.ok());
+    REQUIRE((*tx)->set_cursor(peer, epoch, seq).ok());
+    REQUIRE((*tx)->commit().ok());
+  };
+  PeerState never = store->peer_state(peer).value();
+  CHECK(never.machine_id == peer);
+  CHECK(never.epoch.empty());
+  CHECK(never.cursor == 0);
+  CHECK_FALSE(never.last_ok);
+  CHECK(store->peer_states()->empty());
+
+  set("one", 10);
+  CHECK(store->peer_state(peer)->cursor == 10);
+  set("one", 7);  // a slower sync finishing later does not move it back
+  CHECK(store->peer_state(peer)->cursor == 10);
+  set("one", 12);
+  CHECK(store->peer_state(peer)->cursor == 12);
+  set("two", 3);  // the peer's store was replaced: its seqs start over
+  CHECK(store->peer_state(peer)->epoch == "two");
+  CHECK(store->peer_state(peer)->cursor == 3);
+  {
+    auto tx = store->begin();
+    REQUIRE((*tx)->set_cursor(peer, "three", 1).ok());
+  }  // rolled back
+  CHECK(store->peer_state(peer)->epoch == "two");
+}
+
+TEST_CASE("record_sync_attempt: last ok, last error, what the peer holds") {
+  test::TempDir dir;
+  auto store = make_store(dir);
+  std::string p1(32, '1'), p2(32, '2');
+  REQUIRE(store->record_sync_attempt(p1, 1000, "", 5).ok());
+  PeerState s = store->peer_state(p1).value();
+  CHECK(s.last_ok == 1000);
+  CHECK(s.last_attempt == 1000);
+  CHECK(s.last_error.empty());
+  CHECK(s.peer_has == 5);
+  CHECK(s.cursor == 0);
+
+  REQUIRE(store->record_sync_attempt(p1, 2000, "connection refused", 0).ok());
+  s = store->peer_state(p1).value();
+  CHECK(s.last_ok == 1000);
+  CHECK(s.last_attempt == 2000);
+  CHECK(s.last_error == "connection refused");
+  CHECK(s.peer_has == 5);
+
+  REQUIRE(store->record_sync_attempt(p1, 3000, "", 3).ok());  // never moves back
+  s = store->peer_state(p1).value();
+  CHECK(s.last_ok == 3000);
+  CHECK(s.last_error.empty());
+  CHECK(s.peer_has == 5);
+  REQUIRE(store->record_sync_attempt(p1, 4000, "", 9).ok());
+  CHECK(store->peer_state(p1)->peer_has == 9);
+
+  REQUIRE(store->record_sync_attempt(p2, 1500, "timed out", 0).ok());
+  auto all = store->peer_states().value();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].machine_id == p1);
+  CHECK(all[1].machine_id == p2);
+  CHECK_FALSE(all[1].last_ok);
+  CHECK(all[1].last_error == "timed out");
+
+  // A cursor set later keeps the attempt's columns, and the other way round.
+  {
+    auto tx = store->begin();
+    REQUIRE((*tx)->set_cursor(p2, "ep", 4).ok());
+    REQUIRE((*tx)->commit().ok());
+  }
+  s = store->peer_state(p2).value();
+  CHECK(s.cursor == 4);
+  CHECK(s.last_error == "timed out");
+  REQUIRE(store->record_sync_attempt(p2, 1600, "", 0).ok());
+  CHECK(store->peer_state(p2)->cursor == 4);
+}
+
+namespace {
+
+// Runs `check` as a user who cannot write `dir`'s store: as root (which
+// ignores file modes) in a child process as 'nobody', else here with the
+// database file made read-only. Returns what `check` returns.
+int as_reader(const std::string& dir, const std::string& db, const std::function<int()>& check) {
+  REQUIRE(chmod(db.c_str(), 0444) == 0);
+  if (geteuid() != 0) return check();
+  // nobody must reach the files; the folder stays writable so SQLite can make
+  // its -shm file, as in a user's own folder holding a read-only database.
+  REQUIRE(chmod(std::filesystem::path(dir).parent_path().c_str(), 0755) == 0);
+  REQUIRE(chmod(dir.c_str(), 0777) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
+    _exit(check());
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST_CASE("a schema 1 store migrates to 2; a read-only one is still read") {
+  test::TempDir dir;
+  StorePaths paths{dir / "store"};
+  StorePaths fresh_paths{dir / "fresh"};
+  REQUIRE(init_store(fresh_paths, "fresh").ok());
+  auto make_v1 = [&] {
+    REQUIRE(init_store(paths, "old").ok());
+    {
+      auto store = open_store(paths);
+      put_one(**store, write_of("k", "note", "from schema 1"));
+    }
+    // Schema 1 is schema 2 without sync_peers and received.
+    auto raw = sqlite::Db::open(paths.db(), false, 1000);
+    REQUIRE(raw.ok());
+    REQUIRE(raw->exec("DROP TABLE sync_peers; DROP TABLE received; PRAGMA user_version = 1").ok());
+  };
+
+  SUBCASE("writable: migrated on open, in one step, to the same schema as a new store") {
+    make_v1();
+    {
+      auto store = open_store(paths);
+      REQUIRE(store.ok());
+      CHECK((*store)->get("k")->value().blob == "from schema 1");
+      REQUIRE((*store)->record_sync_attempt(std::string(32, 'f'), 1, "", 0).ok());
+      CHECK((*store)->peer_states()->size() == 1);
+    }
+    auto raw = sqlite::Db::open(paths.db(), false, 1000);
+    REQUIRE(raw.ok());
+    auto v = sqlite::Stmt::prepare(*raw, "PRAGMA user_version");
+    REQUIRE(v->step().value());
+    CHECK(v->int64(0) == 2);
+    CHECK(schema_text(paths.db()) == schema_text(fresh_paths.db()));
+    CHECK(open_store(paths).ok());  // and opens again without migrating
+  }
+
+  SUBCASE("read-only: read as it is; peers never synced; writes refused") {
+    make_v1();
+    int failed = as_reader(paths.dir, paths.db(), [&] {
+      auto store = open_store(paths);
+      if (!store) return 1;
+      auto k = (*store)->get("k");
+      if (!k || !*k || (*k)->blob != "from schema 1") return 2;
+      if (changes(**store).size() != 1) return 3;
+      auto peer = (*store)->peer_state(std::string(32, 'f'));
+      if (!peer || peer->cursor != 0 || !peer->epoch.empty()) return 4;
+      if (!(*store)->peer_states() || !(*store)->peer_states()->empty()) return 5;
+      auto tx = (*store)->begin();
+      if (tx || tx.error().code != Code::store_readonly) return 6;
+      auto rec = (*store)->record_sync_attempt(std::string(32, 'f'), 1, "", 0);
+      if (rec || rec.error().code != Code::store_readonly) return 7;
+      return 0;
+    });
+    CHECK(failed == 0);
+    REQUIRE(chmod(paths.db().c_str(), 0644) == 0);
+    auto raw = sqlite::Db::open(paths.db(), false, 1000);
+    auto v = sqlite::Stmt::prepare(*raw, "PRAGMA user_version");
+    REQUIRE(v->step().value());
+    CHECK(v->int64(0) == 1);  // untouched
+  }
 }

@@ -1,18 +1,42 @@
-// What blk says over an authenticated channel. For now: ping and pong, the
-// proof that a peer is set up right. Sync's conversation joins it here.
+// What blk says over an authenticated channel: ping/pong (the proof that a
+// peer is set up right) and sync (sync_conversation.hpp). The answering
+// side learns which from the first message.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "blk/net/session.hpp"
+#include "blk/net/sync_conversation.hpp"
+#include "blk/store.hpp"
 
 namespace blk::net {
 
-// The answering side: a pong for every ping.
-class ServeConversation final : public Conversation {
+using StoreOpener = std::function<Result<std::unique_ptr<Store>>()>;
+
+// The answering side: a pong for every ping; a sync hello starts a sync
+// (with the store opened then, so a server holds no store between syncs).
+class ServeConversation : public Conversation {
  public:
+  explicit ServeConversation(StoreOpener open_store) : open_store_(std::move(open_store)) {}
+
   Result<void> on_message(wire::Channel& channel, std::string_view message) override;
+  void on_peer_finished(wire::Channel& channel) override;
+  Result<void> on_writable(wire::Channel& channel) override;
+  Result<void> on_wakeup(wire::Channel& channel) override;
+  Millis next_wakeup() const override;
+  void on_closed() override;
+
+  // The sync this connection carried, if it was one.
+  const SyncConversation* sync() const { return sync_.get(); }
+  Store* store() const { return store_.get(); }
+
+ private:
+  StoreOpener open_store_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<SyncConversation> sync_;
 };
 
 // The asking side: one ping once authenticated, then a clean end.

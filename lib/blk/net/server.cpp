@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <sys/stat.h>
 
 #include "blk/net/conversations.hpp"
 #include "blk/net/peers.hpp"
@@ -18,7 +19,10 @@ namespace server_impl {
 
 class Server {
  public:
-  Server(const ServerConfig& config, asio::io_context& io) : config_(config), io_(io) {}
+  Server(const ServerConfig& config, asio::io_context& io)
+      : config_(config), io_(io), manifest_(std::make_shared<const Manifest>(config.manifest)) {
+    if (!config_.manifest_path.empty()) manifest_stamp_ = stamp_of(config_.manifest_path);
+  }
 
   void log(const std::string& line) {
     if (config_.log) config_.log(line);
@@ -35,31 +39,44 @@ class Server {
     }
     ++handshaking_;
     log(fmt::format("[{}] connected", who));
+    // The connection keeps the manifest it started with, even if it changes.
+    std::shared_ptr<const Manifest> manifest = current_manifest();
     wire::HandshakeConfig hc;
     hc.role = wire::Role::responder;
     hc.self = &config_.keys;
-    hc.accept = accept_from_manifest(config_.manifest);
+    hc.accept = accept_from_manifest(*manifest);
     wire::Channel channel(std::move(hc), config_.limits, steady_millis());
-    struct Answer final : Conversation {
+    struct Answer final : ServeConversation {
       Server& server;
       std::string who;
       bool counted = true;
-      ServeConversation serve;
-      Answer(Server& s, std::string w) : server(s), who(std::move(w)) {}
+      std::shared_ptr<const Manifest> manifest;
+      Answer(Server& s, std::string w, std::shared_ptr<const Manifest> m)
+          : ServeConversation(s.config_.open_store),
+            server(s),
+            who(std::move(w)),
+            manifest(std::move(m)) {}
       Result<void> on_established(wire::Channel& ch) override {
         --server.handshaking_;
         counted = false;
-        server.log(fmt::format("[{}] authenticated as {} (protocol {})", who,
-                               peer_label(server.config_.manifest, ch.handshake().peer_key()),
+        name = peer_label(*manifest, ch.handshake().peer_key());
+        server.log(fmt::format("[{}] authenticated as {} (protocol {})", who, name,
                                ch.handshake().version()));
         return {};
       }
-      Result<void> on_message(wire::Channel& ch, std::string_view m) override {
-        return serve.on_message(ch, m);
-      }
-    } answer(*this, who);
+      std::string name;
+    } answer(*this, who, manifest);
     auto result = co_await run_session(*stream, channel, answer);
     if (answer.counted) --handshaking_;
+    if (result && answer.sync() && answer.sync()->error()) result = *answer.sync()->error();
+    if (const SyncConversation* sync = answer.sync(); sync && sync->session()) {
+      // The answering side keeps `blk status` too: when each peer last synced.
+      std::string error = result ? "" : result.error().message;
+      (void)answer.store()->record_sync_attempt(sync->peer_id(), now_millis(), error,
+                                                sync->session()->peer_has());
+      if (result) log(fmt::format("[{}] synced with {}: {}", who, answer.name,
+                                  sync::summary(sync->session()->stats())));
+    }
     if (result)
       log(fmt::format("[{}] closed", who));
     else
@@ -89,9 +106,34 @@ class Server {
     }
   }
 
+  // Size, inode and modification time: a rewrite (peer add renames a new
+  // file into place) changes at least one.
+  static std::string stamp_of(const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return {};
+    return fmt::format("{}:{}:{}.{}", st.st_size, st.st_ino, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  }
+
+  std::shared_ptr<const Manifest> current_manifest() {
+    if (config_.manifest_path.empty()) return manifest_;
+    std::string stamp = stamp_of(config_.manifest_path);
+    if (stamp == manifest_stamp_) return manifest_;
+    manifest_stamp_ = stamp;
+    auto m = load_manifest(config_.manifest_path);
+    if (!m) {
+      log(fmt::format("keeping the last good manifest: {}", m.error().message));
+      return manifest_;
+    }
+    log(fmt::format("manifest changed: {} peers", m->peers.size()));
+    manifest_ = std::make_shared<const Manifest>(std::move(*m));
+    return manifest_;
+  }
+
   const ServerConfig& config_;
   asio::io_context& io_;
   std::size_t handshaking_ = 0;
+  std::shared_ptr<const Manifest> manifest_;
+  std::string manifest_stamp_;
 };
 
 }  // namespace server_impl

@@ -11,6 +11,7 @@
 #include "blk/error.hpp"
 #include "blk/identity.hpp"
 #include "blk/manifest.hpp"
+#include "blk/net/conversations.hpp"
 #include "blk/wire/channel.hpp"
 
 namespace blk::net {
@@ -18,9 +19,15 @@ namespace blk::net {
 struct ServerConfig {
   KeyPair keys;
   Manifest manifest;
+  // If set, the manifest is read again from this file when it has changed
+  // (checked at each new connection), so `blk peer add` needs no restart. A
+  // file that no longer parses is logged and the last good one kept.
+  std::string manifest_path;
   std::vector<Address> listen;  // tcp:// and ws://; ignored with stdio
   bool stdio = false;           // serve one peer over stdin/stdout, then return
   wire::ChannelLimits limits;
+  // Opens the store when a peer starts a sync (one per connection).
+  StoreOpener open_store;
   // Connections still in their handshake beyond this are closed at once,
   // so unauthenticated clients cannot pile up.
   std::size_t max_handshaking = 64;

@@ -36,6 +36,7 @@ class Session {
     asio::co_spawn(ex, guarded(&Session::tick_loop), asio::detached);
     while (live_ > 0) co_await sleep_until_woken(done_);
     stream_.close();
+    conv_.on_closed();
     if (error_) co_return *error_;
     co_return Result<void>();
   }
@@ -125,6 +126,14 @@ class Session {
         co_await stream_.write_all(asio::buffer(out));
         continue;
       }
+      if (channel_.established() && !channel_.finished()) {
+        auto r = conv_.on_writable(channel_);
+        if (!r) {
+          fail(std::move(r).error());
+          break;
+        }
+        if (channel_.has_output()) continue;
+      }
       writer_idle_ = true;
       maybe_done();
       if (stopping_) break;
@@ -134,12 +143,16 @@ class Session {
 
   asio::awaitable<void> tick_loop() {
     while (!stopping_) {
-      Millis wait = std::max<Millis>(channel_.next_deadline() - steady_millis(), 1);
+      Millis next = std::min(channel_.next_deadline(), conv_.next_wakeup());
+      Millis wait = std::max<Millis>(next - steady_millis(), 1);
       tick_.expires_after(std::chrono::milliseconds(std::min<Millis>(wait, 1000)));
       boost::system::error_code ec;
       co_await tick_.async_wait(asio::redirect_error(use_awaitable, ec));
       if (stopping_) break;
-      auto r = channel_.tick(steady_millis());
+      Millis now = steady_millis();
+      auto r = channel_.tick(now);
+      if (r && channel_.established() && !channel_.finished() && now >= conv_.next_wakeup())
+        r = conv_.on_wakeup(channel_);
       if (!r) {
         fail(std::move(r).error());
         break;

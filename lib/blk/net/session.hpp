@@ -21,6 +21,14 @@ class Conversation {
   virtual Result<void> on_message(wire::Channel& channel, std::string_view message) = 0;
   // The peer ended cleanly; by default we end too.
   virtual void on_peer_finished(wire::Channel& channel) { channel.finish(); }
+  // Everything queued has been written: the moment to say more, so a
+  // conversation with much to send never runs ahead of the connection.
+  virtual Result<void> on_writable(wire::Channel&) { return {}; }
+  // Called once steady_millis() reaches next_wakeup().
+  virtual Result<void> on_wakeup(wire::Channel&) { return {}; }
+  virtual Millis next_wakeup() const { return INT64_MAX; }
+  // The session is over, cleanly or not: the last chance to keep work done.
+  virtual void on_closed() {}
 };
 
 // A monotonic clock in milliseconds, for channel deadlines.

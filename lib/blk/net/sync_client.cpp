@@ -1,0 +1,163 @@
+#include "blk/net/sync_client.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "blk/identity.hpp"
+#include "blk/net/peers.hpp"
+#include "blk/net/session.hpp"
+#include "blk/net/stream.hpp"
+#include "blk/net/sync_conversation.hpp"
+
+namespace blk::net {
+
+Result<SyncTarget> resolve_target(const Manifest& manifest, const std::string& text) {
+  SyncTarget t;
+  t.text = text;
+  t.peer = find_peer(manifest, text);
+  if (t.peer) {
+    t.addresses = t.peer->addresses;
+    if (t.addresses.empty())
+      return make_error(Code::usage,
+                        fmt::format("peer '{}' has no address to dial in the manifest", text));
+    return t;
+  }
+  auto a = parse_address(text);
+  if (!a)
+    return make_error(Code::usage, fmt::format("'{}' is neither a peer in the manifest nor an "
+                                               "address ({})",
+                                               text, a.error().message));
+  t.addresses.push_back(*a);
+  return t;
+}
+
+namespace sync_client_impl {
+
+std::string id_of(const Peer& p) {
+  return machine_id_for(
+      std::string_view(reinterpret_cast<const char*>(p.public_key.data()), p.public_key.size()));
+}
+
+asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
+                                             const Manifest& manifest, const SyncTarget& target,
+                                             const Address& address, const sync::Options& options,
+                                             const wire::ChannelLimits& limits) {
+  Millis started = steady_millis();
+  std::unique_ptr<Stream> stream;
+  std::string error;
+  try {
+    stream = co_await connect(address);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (!stream) {
+    auto e = make_error(Code::failure, fmt::format("cannot reach {}: {}", to_string(address), error));
+    if (target.peer) (void)store.record_sync_attempt(id_of(*target.peer), now_millis(), e.message, 0);
+    co_return e;
+  }
+  wire::HandshakeConfig hc;
+  hc.role = wire::Role::initiator;
+  hc.self = &keys;
+  hc.accept = accept_from_manifest(manifest, target.peer);
+  wire::Channel channel(std::move(hc), limits, steady_millis());
+  SyncConversation conversation(store, options, sync::Session::Role::initiator);
+  auto r = co_await run_session(*stream, channel, conversation);
+  if (r && conversation.error()) r = *conversation.error();
+  if (r && !conversation.complete())
+    r = make_error(Code::failure, "the peer ended the connection before the sync was complete");
+  SyncResult out;
+  if (channel.established()) {
+    out.peer = peer_label(manifest, channel.handshake().peer_key());
+    out.peer_id = conversation.peer_id();
+  }
+  if (const auto* s = conversation.session()) {
+    out.stats = s->stats();
+    out.peer_has = s->peer_has();
+  }
+  // Whatever happened, the store remembers it for `blk status` (under the
+  // manifest peer's id if the handshake did not get far enough to tell).
+  if (out.peer_id.empty() && target.peer) out.peer_id = id_of(*target.peer);
+  if (!out.peer_id.empty())
+    (void)store.record_sync_attempt(out.peer_id, now_millis(), r ? "" : r.error().message,
+                                    out.peer_has);
+  if (!r)
+    co_return make_error(r.error().code,
+                         fmt::format("{}: {}", to_string(address), r.error().message));
+  out.address = to_string(address);
+  out.seconds = static_cast<double>(steady_millis() - started) / 1000.0;
+  co_return out;
+}
+
+asio::awaitable<Result<SyncResult>> sync_any(Store& store, const KeyPair& keys,
+                                             const Manifest& manifest, const SyncTarget& target,
+                                             const sync::Options& options,
+                                             const wire::ChannelLimits& limits) {
+  Result<SyncResult> result = make_error(Code::failure, "no address tried");
+  for (const Address& a : target.addresses) {
+    result = co_await sync_one(store, keys, manifest, target, a, options, limits);
+    if (result) break;
+  }
+  co_return result;
+}
+
+}  // namespace sync_client_impl
+
+Result<SyncResult> sync_once(Store& store, const KeyPair& keys, const Manifest& manifest,
+                             const SyncTarget& target, const sync::Options& options,
+                             const wire::ChannelLimits& limits) {
+  asio::io_context io;
+  Result<SyncResult> result = make_error(Code::failure, "no address tried");
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        result =
+            co_await sync_client_impl::sync_any(store, keys, manifest, target, options, limits);
+      },
+      asio::detached);
+  io.run();
+  return result;
+}
+
+Result<void> sync_watch(Store& store, const KeyPair& keys, const Manifest& manifest,
+                        const std::vector<SyncTarget>& targets, const sync::Options& options,
+                        const wire::ChannelLimits& limits, const SyncReport& report) {
+  asio::io_context io;
+  bool stopping = false;
+  for (const SyncTarget& target : targets) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          Millis backoff = 1000;
+          asio::steady_timer timer(io);
+          while (!stopping) {
+            Millis started = steady_millis();
+            auto r = co_await sync_client_impl::sync_any(store, keys, manifest, target, options,
+                                                         limits);
+            report(target, r);
+            // A connection that lasted resets the backoff; quick failures grow it.
+            backoff = steady_millis() - started > 60'000 ? 1000 : std::min<Millis>(backoff * 2, 60'000);
+            timer.expires_after(std::chrono::milliseconds(backoff));
+            boost::system::error_code ec;
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          }
+        },
+        asio::detached);
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    stopping = true;
+    io.stop();
+  });
+  io.run();
+  return {};
+}
+
+}  // namespace blk::net

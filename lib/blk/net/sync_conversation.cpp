@@ -1,0 +1,53 @@
+#include "blk/net/sync_conversation.hpp"
+
+#include "blk/identity.hpp"
+
+namespace blk::net {
+
+Result<void> SyncConversation::on_established(wire::Channel& channel) {
+  const auto& key = channel.handshake().peer_key();
+  peer_id_ = machine_id_for(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  session_ = std::make_unique<sync::Session>(store_, peer_id_, role_, options_);
+  BLK_TRY(session_->start(steady_millis()));
+  return send_queued(channel);
+}
+
+Result<void> SyncConversation::on_message(wire::Channel& channel, std::string_view message) {
+  if (!session_) return make_error(Code::failure, "sync message before the handshake ended");
+  BLK_TRY(session_->receive(message, steady_millis()));
+  return send_queued(channel);
+}
+
+Result<void> SyncConversation::on_writable(wire::Channel& channel) {
+  if (!session_) return {};
+  BLK_TRY(session_->pump(steady_millis()));
+  return send_queued(channel);
+}
+
+Result<void> SyncConversation::on_wakeup(wire::Channel& channel) { return on_writable(channel); }
+
+Millis SyncConversation::next_wakeup() const {
+  return session_ ? session_->next_wakeup() : INT64_MAX;
+}
+
+void SyncConversation::on_peer_finished(wire::Channel& channel) {
+  if (!complete() && !error_)
+    error_ = make_error(Code::failure, "the peer ended the sync before it was complete");
+  channel.finish();
+}
+
+void SyncConversation::on_closed() {
+  // A cut connection: keep what arrived and checked out (no cursor moves).
+  if (session_ && !complete()) {
+    auto r = session_->flush();
+    if (!r && !error_) error_ = std::move(r).error();
+  }
+}
+
+Result<void> SyncConversation::send_queued(wire::Channel& channel) {
+  for (auto& m : session_->take_messages()) BLK_TRY(channel.send(m));
+  if (session_->done() && !channel.finished()) channel.finish();
+  return {};
+}
+
+}  // namespace blk::net
