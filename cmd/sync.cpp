@@ -78,6 +78,7 @@ Result<void> run(Context& ctx, const Options& o) {
   sync::Options options;
   options.full = o.full;
   options.watch = o.watch;
+  options.prioritize(machine->manifest.sync_priority);
   wire::ChannelLimits limits;
 
   if (o.watch) {

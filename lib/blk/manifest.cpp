@@ -83,7 +83,7 @@ class Reader {
   }
 
   Result<void> machine(const toml::table& t, Manifest& m) const {
-    BLK_TRY(only(t, {"name", "listen"}, "[machine]"));
+    BLK_TRY(only(t, {"name", "listen", "sync_priority"}, "[machine]"));
     auto name = string(t, "name", "[machine]");
     if (!name) return std::move(name).error();
     if (!*name) return error(line_of(t), "[machine]: missing name");
@@ -93,6 +93,19 @@ class Reader {
     auto listen = addresses(t, "listen", "[machine]", parse_listen_address);
     if (!listen) return std::move(listen).error();
     m.listen = std::move(*listen);
+    if (const toml::node* n = t.get("sync_priority")) {
+      const toml::array* a = n->as_array();
+      if (!a)
+        return error(line_of(*n), "[machine]: sync_priority must be an array of block types, "
+                                  "as [\"task\", \"note\"]");
+      for (const toml::node& item : *a) {
+        auto type_ok = item.is_string() ? validate_name("type", item.as_string()->get())
+                                        : make_error(Code::usage, "must hold only strings");
+        if (!type_ok)
+          return error(line_of(item), "[machine]: sync_priority: " + type_ok.error().message);
+        m.sync_priority.push_back(item.as_string()->get());
+      }
+    }
     return {};
   }
 

@@ -7,6 +7,7 @@
 //   [machine]
 //   name = "laptop"
 //   listen = ["tcp://0.0.0.0:7420"]
+//   sync_priority = ["task", "note"]
 //
 //   [[peer]]
 //   name = "phone"
@@ -45,6 +46,8 @@ struct Peer {
 struct Manifest {
   std::string machine_name;
   std::vector<Address> listen;  // tcp:// and ws:// only; port 0 = any free port
+  // Block types sync sends first, in this order; other types follow.
+  std::vector<std::string> sync_priority;
   std::vector<Peer> peers;      // in file order
 };
 

@@ -205,6 +205,18 @@ TEST_CASE("manifest: a full manifest parses, peers in file order") {
   CHECK(parse_manifest("[machine]\nname = \"x\"\nlisten = []\n", "m.toml").ok());
 }
 
+TEST_CASE("manifest: sync_priority lists block types, checked") {
+  auto m = parse_manifest("[machine]\nname = \"x\"\nsync_priority = [\"task\", \"note\"]\n", "m.toml");
+  REQUIRE(m.ok());
+  CHECK(m->sync_priority == std::vector<std::string>{"task", "note"});
+  CHECK(parse_error("[machine]\nname = \"x\"\nsync_priority = \"task\"\n") ==
+        "m.toml:3: [machine]: sync_priority must be an array of block types, as [\"task\", \"note\"]");
+  CHECK(contains(parse_error("[machine]\nname = \"x\"\nsync_priority = [\"ok\", 3]\n"),
+                 "m.toml:3: [machine]: sync_priority: must hold only strings"));
+  CHECK(contains(parse_error("[machine]\nname = \"x\"\nsync_priority = [\"a b\"]\n"),
+                 "m.toml:3: [machine]: sync_priority: type"));
+}
+
 TEST_CASE("manifest: errors name the file, the line and the field") {
   // Lines: 1 [machine], 2 name, 3 listen, 4 blank, 5 [[peer]], 6 name, 7 key, 8...
   CHECK(parse_error(machine(peer("phone", "abc"))) ==

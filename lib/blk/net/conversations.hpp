@@ -20,7 +20,8 @@ using StoreOpener = std::function<Result<std::unique_ptr<Store>>()>;
 // (with the store opened then, so a server holds no store between syncs).
 class ServeConversation : public Conversation {
  public:
-  explicit ServeConversation(StoreOpener open_store) : open_store_(std::move(open_store)) {}
+  ServeConversation(StoreOpener open_store, sync::Options options)
+      : open_store_(std::move(open_store)), options_(std::move(options)) {}
 
   Result<void> on_message(wire::Channel& channel, std::string_view message) override;
   void on_peer_finished(wire::Channel& channel) override;
@@ -35,6 +36,7 @@ class ServeConversation : public Conversation {
 
  private:
   StoreOpener open_store_;
+  sync::Options options_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<SyncConversation> sync_;
 };

@@ -17,6 +17,12 @@
 namespace blk::net {
 namespace server_impl {
 
+sync::Options options_for(const Manifest& m) {
+  sync::Options o;
+  o.prioritize(m.sync_priority);
+  return o;
+}
+
 class Server {
  public:
   Server(const ServerConfig& config, asio::io_context& io)
@@ -52,7 +58,7 @@ class Server {
       bool counted = true;
       std::shared_ptr<const Manifest> manifest;
       Answer(Server& s, std::string w, std::shared_ptr<const Manifest> m)
-          : ServeConversation(s.config_.open_store),
+          : ServeConversation(s.config_.open_store, options_for(*m)),
             server(s),
             who(std::move(w)),
             manifest(std::move(m)) {}

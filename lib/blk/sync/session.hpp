@@ -48,6 +48,12 @@ struct Options {
   std::size_t batch_bytes = 8 << 20;
   Millis poll_interval = 200;            // watch: how often to look for commits
   std::uint64_t negentropy_frame_limit = 0;  // 0: no limit
+
+  // Types in `first` go first, in that order (the manifest's sync_priority).
+  void prioritize(const std::vector<std::string>& first) {
+    for (std::size_t i = 0; i < first.size(); ++i)
+      type_priority.emplace(first[i], static_cast<int>(first.size() - i));
+  }
 };
 
 struct Stats {
