@@ -4,6 +4,7 @@
 // of this blk.
 #include <algorithm>
 
+#include "blk/manifest.hpp"
 #include "cli.hpp"
 
 namespace blk::cli {
@@ -20,16 +21,34 @@ const CLI::Option* find_option(CLI::App* app, const std::string& word) {
   return nullptr;
 }
 
+// The peers' names in the manifest of the store the command line names (or
+// the default one); none if there is no readable manifest.
+std::vector<std::string> peer_names(const std::optional<std::string>& store_dir,
+                                    const std::optional<std::string>& app_name) {
+  std::vector<std::string> names;
+  auto paths = resolve_store(store_dir, app_name);
+  if (!paths) return names;
+  auto manifest = load_manifest(paths->manifest());
+  if (!manifest) return names;
+  for (const Peer& p : manifest->peers) names.push_back(p.name);
+  return names;
+}
+
 void run(CLI::App* root, const std::vector<std::string>& words) {
   std::string current = words.empty() ? "" : words.back();
   CLI::App* app = root;
   bool value_expected = false;
+  std::optional<std::string> store_dir, app_name;
   for (std::size_t i = 0; i + 1 < words.size(); ++i) {
     const std::string& w = words[i];
     if (value_expected) {
       value_expected = false;
+      if (words[i - 1] == "--store") store_dir = w;
+      if (words[i - 1] == "--app") app_name = w;
       continue;
     }
+    if (w.rfind("--store=", 0) == 0) store_dir = w.substr(8);
+    if (w.rfind("--app=", 0) == 0) app_name = w.substr(6);
     if (!w.empty() && w[0] == '-') {
       const CLI::Option* opt = find_option(app, w.substr(0, w.find('=')));
       value_expected = opt && takes_value(opt) && w.find('=') == std::string::npos;
@@ -55,6 +74,12 @@ void run(CLI::App* root, const std::vector<std::string>& words) {
   }
   for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; }))
     if (!sub->get_group().empty()) offer(sub->get_name());
+  // Commands that take peers: their names (an address is typed out).
+  std::string name = app->get_name();
+  bool takes_peers = name == "sync" || name == "ping" ||
+                     (name == "rm" && app->get_parent() && app->get_parent()->get_name() == "peer");
+  if (takes_peers)
+    for (const auto& peer : peer_names(store_dir, app_name)) offer(peer);
 }
 
 }  // namespace complete_cmd

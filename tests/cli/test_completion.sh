@@ -25,6 +25,20 @@ run 0 "$BLK" __complete ls --type ''
 run 0 "$BLK" __complete __
 [ ! -s "$T/out" ] || fail "'blk __complete __' offered '$(cat "$T/out")'"
 
+# Commands that take peers offer the names in the manifest of the store the
+# command line names (--store DIR or --store=DIR, else $BLK_STORE).
+new_store "$T/p" here
+new_store "$T/q" other
+"$BLK" --store "$T/p" peer add laptop "$("$BLK" --store "$T/q" id --key)"
+run 0 "$BLK" __complete --store "$T/p" sync ''
+[ "$(cat "$T/out")" = laptop ] || fail "'sync' offered '$(cat "$T/out")', not the peer"
+run 0 "$BLK" __complete --store="$T/p" ping la
+[ "$(cat "$T/out")" = laptop ] || fail "'ping la' offered '$(cat "$T/out")'"
+run 0 "$BLK" __complete --store "$T/p" peer rm ''
+[ "$(cat "$T/out")" = laptop ] || fail "'peer rm' offered '$(cat "$T/out")'"
+run 0 "$BLK" __complete --store "$T/p" get ''
+[ ! -s "$T/out" ] || fail "'get' offered '$(cat "$T/out")'"
+
 # The bash completion, with this blk as `blk` on PATH, in a directory whose
 # only file tells the file-name fallback apart from blk's candidates.
 mkdir "$T/bin" "$T/cwd"

@@ -285,13 +285,19 @@ struct Session::Impl {
     }
     ChangeScan scan{.after = scan_after, .up_to = scan_up_to, .limit = opt.window,
                     .blobs = inline_blobs, .skip_received_from = peer_id};
+    // With blobs inline a window also ends at batch_bytes, so big blobs
+    // never pile up in memory.
+    std::size_t bytes = 0;
+    bool cut = false;
     BLK_TRY(store.scan_changes(scan, [&](const Block& b) {
+      bytes += b.blob.size();
       rows.push_back(b);
-      return true;
+      cut = bytes >= opt.batch_bytes;
+      return !cut;
     }));
     // A short window reached the end (the limit counts rows after the scan
     // left out what the peer sent us).
-    std::int64_t covered = rows.size() == opt.window ? rows.back().seq : scan_up_to;
+    std::int64_t covered = cut || rows.size() == opt.window ? rows.back().seq : scan_up_to;
     send_offers(rows);
     scan_after = covered;
     send_mark(covered, !watch && covered == scan_up_to);
@@ -515,7 +521,8 @@ bool Session::done() const {
 }
 
 Millis Session::next_wakeup() const {
-  return impl_->watch ? impl_->next_poll : INT64_MAX;
+  // Polling starts once reconciliation (if any) is over.
+  return impl_->watch && !impl_->reconciling ? impl_->next_poll : INT64_MAX;
 }
 
 Result<void> Session::flush() {
