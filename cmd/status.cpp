@@ -1,7 +1,7 @@
 // blk status: per peer, when it last synced, what went wrong, what waits.
 #include "blk/encoding.hpp"
 #include "blk/identity.hpp"
-#include "blk/machine.hpp"
+#include "blk/manifest.hpp"
 #include "blk/time_text.hpp"
 #include "cli.hpp"
 
@@ -17,8 +17,9 @@ struct Row {
 Result<void> run(Context& ctx) {
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
-  auto machine = load_machine(*paths);
-  if (!machine) return std::move(machine).error();
+  // Only the store and the manifest: status never needs the secret key.
+  auto manifest = load_manifest(paths->manifest());
+  if (!manifest) return std::move(manifest).error();
   auto store = open_store(*paths);
   if (!store) return std::move(store).error();
   auto states = (*store)->peer_states();
@@ -27,7 +28,7 @@ Result<void> run(Context& ctx) {
   // Manifest peers first, in manifest order; then machines we synced with
   // that are no longer listed.
   std::vector<Row> rows;
-  for (const Peer& p : machine->manifest.peers) {
+  for (const Peer& p : manifest->peers) {
     std::string id = machine_id_for(std::string_view(
         reinterpret_cast<const char*>(p.public_key.data()), p.public_key.size()));
     Row row;

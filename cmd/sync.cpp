@@ -81,10 +81,15 @@ Result<void> run(Context& ctx, const Options& o) {
   options.prioritize(machine->manifest.sync_priority);
   wire::ChannelLimits limits;
 
+  // The per-peer lines are data with --json; in text they are for people,
+  // so -q (cron) leaves them out and only errors are printed.
+  auto print = [&](const net::SyncTarget& t, const Result<net::SyncResult>& r) {
+    if (ctx.json || !ctx.quiet) out(result_line(ctx, t, r));
+  };
   if (o.watch) {
     return net::sync_watch(**store, machine->keys, machine->manifest, *targets, options, limits,
                            [&](const net::SyncTarget& t, const Result<net::SyncResult>& r) {
-                             out(result_line(ctx, t, r));
+                             print(t, r);
                              (void)flush_out();
                            });
   }
@@ -95,13 +100,14 @@ Result<void> run(Context& ctx, const Options& o) {
     if (progress) fmt::print(stderr, "blk: syncing with {}...\r", target.text);
     auto r = net::sync_once(**store, machine->keys, machine->manifest, target, options, limits);
     if (progress) fmt::print(stderr, "\033[K");
-    out(result_line(ctx, target, r));
+    print(target, r);
     if (r) {
       ++ok;
     } else if (targets->size() == 1) {
       return std::move(r).error();
     } else {
-      note(ctx, "sync with {} failed: {}", target.text, r.error().message);
+      // An error, not a message: printed even with -q.
+      fmt::print(stderr, "blk: sync with {} failed: {}\n", target.text, r.error().message);
     }
   }
   if (targets->size() > 1 && !ctx.json)

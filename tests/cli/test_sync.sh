@@ -150,6 +150,16 @@ done
 [ "$(get "$B" live2)" = "pushed by alpha" ] || fail "watch did not push live2"
 kill -TERM $wpid
 wait $wpid || fail "sync --watch exited $? on SIGTERM"
+# Stopped cleanly: both sides record a good sync.
+grep -qP '^beta\tok\t' "$T/watch.out" || fail "watch printed: $(cat "$T/watch.out") $(cat "$T/watch.err")"
+run 0 blk --store "$A" status
+grep -qP '^beta\t.*\tok$' "$T/out" || fail "status after watch: $(cat "$T/out")"
+run 0 blk --store "$B" status
+grep -qP '^alpha\t.*\tok$' "$T/out" || fail "beta's status after watch: $(cat "$T/out")"
+
+# -q, as cron runs it: nothing on stdout unless something failed.
+run 0 blk --store "$A" -q sync beta
+[ ! -s "$T/out" ] && [ ! -s "$T/err" ] || fail "sync -q printed: $(cat "$T/out" "$T/err")"
 
 # Two syncs of one store at once (cron and a person): both succeed.
 "$BLK" --store "$A" sync beta >/dev/null 2>"$T/s1.err" & s1=$!

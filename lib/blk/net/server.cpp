@@ -130,7 +130,7 @@ class Server {
       log(fmt::format("keeping the last good manifest: {}", m.error().message));
       return manifest_;
     }
-    log(fmt::format("manifest changed: {} peers", m->peers.size()));
+    log(fmt::format("manifest changed: {} peer{}", m->peers.size(), m->peers.size() == 1 ? "" : "s"));
     manifest_ = std::make_shared<const Manifest>(std::move(*m));
     return manifest_;
   }

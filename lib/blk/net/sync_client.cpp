@@ -45,10 +45,13 @@ std::string id_of(const Peer& p) {
       std::string_view(reinterpret_cast<const char*>(p.public_key.data()), p.public_key.size()));
 }
 
+// The conversations running now, so a signal can stop each cleanly.
+using Live = std::vector<SyncConversation*>;
+
 asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
                                              const Manifest& manifest, const SyncTarget& target,
                                              const Address& address, const sync::Options& options,
-                                             const wire::ChannelLimits& limits) {
+                                             const wire::ChannelLimits& limits, Live* live) {
   Millis started = steady_millis();
   std::unique_ptr<Stream> stream;
   std::string error;
@@ -68,7 +71,9 @@ asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
   hc.accept = accept_from_manifest(manifest, target.peer);
   wire::Channel channel(std::move(hc), limits, steady_millis());
   SyncConversation conversation(store, options, sync::Session::Role::initiator);
+  if (live) live->push_back(&conversation);
   auto r = co_await run_session(*stream, channel, conversation);
+  if (live) std::erase(*live, &conversation);
   if (r && conversation.error()) r = *conversation.error();
   if (r && !conversation.complete())
     r = make_error(Code::failure, "the peer ended the connection before the sync was complete");
@@ -98,10 +103,11 @@ asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
 asio::awaitable<Result<SyncResult>> sync_any(Store& store, const KeyPair& keys,
                                              const Manifest& manifest, const SyncTarget& target,
                                              const sync::Options& options,
-                                             const wire::ChannelLimits& limits) {
+                                             const wire::ChannelLimits& limits,
+                                             Live* live = nullptr) {
   Result<SyncResult> result = make_error(Code::failure, "no address tried");
   for (const Address& a : target.addresses) {
-    result = co_await sync_one(store, keys, manifest, target, a, options, limits);
+    result = co_await sync_one(store, keys, manifest, target, a, options, limits, live);
     if (result) break;
   }
   co_return result;
@@ -130,31 +136,48 @@ Result<void> sync_watch(Store& store, const KeyPair& keys, const Manifest& manif
                         const wire::ChannelLimits& limits, const SyncReport& report) {
   asio::io_context io;
   bool stopping = false;
+  sync_client_impl::Live live;
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer deadline(io);
+  std::size_t running = targets.size();
   for (const SyncTarget& target : targets) {
+    auto& timer = timers.emplace_back(std::make_unique<asio::steady_timer>(io));
     asio::co_spawn(
         io,
-        [&]() -> asio::awaitable<void> {
+        [&, t = timer.get()]() -> asio::awaitable<void> {
           Millis backoff = 1000;
-          asio::steady_timer timer(io);
           while (!stopping) {
             Millis started = steady_millis();
             auto r = co_await sync_client_impl::sync_any(store, keys, manifest, target, options,
-                                                         limits);
+                                                         limits, &live);
             report(target, r);
+            if (stopping) break;
             // A connection that lasted resets the backoff; quick failures grow it.
-            backoff = steady_millis() - started > 60'000 ? 1000 : std::min<Millis>(backoff * 2, 60'000);
-            timer.expires_after(std::chrono::milliseconds(backoff));
+            backoff = steady_millis() - started > 60'000 ? 1000
+                                                          : std::min<Millis>(backoff * 2, 60'000);
+            t->expires_after(std::chrono::milliseconds(backoff));
             boost::system::error_code ec;
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            co_await t->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          }
+          if (--running == 0) {  // all stopped: nothing left to wait for
+            deadline.cancel();
+            signals.cancel();
           }
         },
         asio::detached);
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  // A signal ends each connection cleanly (what arrived is committed, both
+  // sides record a good sync); a peer that does not answer within 5 s is cut.
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     stopping = true;
-    io.stop();
+    for (auto* c : live) c->request_stop();
+    for (auto& t : timers) t->cancel();
+    deadline.expires_after(std::chrono::seconds(5));
+    deadline.async_wait([&](const boost::system::error_code& e) {
+      if (!e) io.stop();
+    });
   });
   io.run();
   return {};

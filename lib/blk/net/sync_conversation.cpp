@@ -24,16 +24,36 @@ Result<void> SyncConversation::on_writable(wire::Channel& channel) {
   return send_queued(channel);
 }
 
-Result<void> SyncConversation::on_wakeup(wire::Channel& channel) { return on_writable(channel); }
+Result<void> SyncConversation::on_wakeup(wire::Channel& channel) {
+  if (stop_requested_ && session_ && !channel.finished()) return stop(channel);
+  return on_writable(channel);
+}
 
 Millis SyncConversation::next_wakeup() const {
+  if (stop_requested_) return 0;
   return session_ ? session_->next_wakeup() : INT64_MAX;
 }
 
 void SyncConversation::on_peer_finished(wire::Channel& channel) {
+  // A watching sync has no natural end: either side may stop it cleanly.
+  if (session_ && session_->watching()) {
+    if (!channel.finished()) {
+      auto r = stop(channel);
+      if (!r && !error_) error_ = std::move(r).error();
+    }
+    return;
+  }
   if (!complete() && !error_)
     error_ = make_error(Code::failure, "the peer ended the sync before it was complete");
   channel.finish();
+}
+
+Result<void> SyncConversation::stop(wire::Channel& channel) {
+  BLK_TRY(session_->flush());
+  BLK_TRY(send_queued(channel));
+  channel.finish();
+  stopped_cleanly_ = true;
+  return {};
 }
 
 void SyncConversation::on_closed() {

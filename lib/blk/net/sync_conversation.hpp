@@ -25,16 +25,22 @@ class SyncConversation final : public Conversation {
   Millis next_wakeup() const override;
   void on_closed() override;
 
+  // Ends a watching sync cleanly at the next wakeup: commit what arrived,
+  // then the channel's final record.
+  void request_stop() { stop_requested_ = true; }
+
   // The peer's machine id, once authenticated.
   const std::string& peer_id() const { return peer_id_; }
   // Set if the sync did not complete although the channel ended cleanly
   // (the peer stopped early), or if saving the last batch failed.
   const std::optional<Error>& error() const { return error_; }
-  bool complete() const { return session_ && session_->done(); }
+  // The sync did all it should: both sides done, or (watch) a clean end.
+  bool complete() const { return session_ && (session_->done() || stopped_cleanly_); }
   const sync::Session* session() const { return session_.get(); }
 
  private:
   Result<void> send_queued(wire::Channel& channel);
+  Result<void> stop(wire::Channel& channel);
 
   Store& store_;
   sync::Options options_;
@@ -42,6 +48,8 @@ class SyncConversation final : public Conversation {
   std::string peer_id_;
   std::unique_ptr<sync::Session> session_;
   std::optional<Error> error_;
+  bool stop_requested_ = false;
+  bool stopped_cleanly_ = false;
 };
 
 }  // namespace blk::net

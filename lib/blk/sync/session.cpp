@@ -520,6 +520,8 @@ bool Session::done() const {
   return impl_->peer && !impl_->watch && impl_->sink_done && impl_->source_done();
 }
 
+bool Session::watching() const { return impl_->watch; }
+
 Millis Session::next_wakeup() const {
   // Polling starts once reconciliation (if any) is over.
   return impl_->watch && !impl_->reconciling ? impl_->next_poll : INT64_MAX;

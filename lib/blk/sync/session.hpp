@@ -93,6 +93,8 @@ class Session {
 
   // Both directions complete (never in watch mode): finish the channel.
   bool done() const;
+  // Watch mode (either side asked for it): the sync ends only when stopped.
+  bool watching() const;
   // When pump() wants to be called again without any input (watch polling).
   Millis next_wakeup() const;
   // Commits received versions not yet committed (without moving a cursor):
@@ -112,7 +114,7 @@ class Session {
 
 namespace blk::sync {
 
-// One line for people: "received 3, merged 1, sent 5, 12.3 KB in, 4.5 KB out".
+// One line for people: "received 3, sent 5, merged 1, 12.3 KB in, 4.5 KB out".
 std::string summary(const Stats& stats);
 // The stats as JSON members without braces ("offered":5,...), for --json.
 std::string stats_json(const Stats& stats);
