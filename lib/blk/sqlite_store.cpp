@@ -127,7 +127,8 @@ class SqliteTransaction final : public Transaction {
   Result<void> remove(std::string_view id) override;
   Result<ApplyOutcome> apply(const Block& remote, std::string_view from) override;
   Result<void> set_cursor(std::string_view machine_id, std::string_view epoch,
-                          std::int64_t seq) override;
+                          std::int64_t seq, bool replace) override;
+  Result<void> raise_seq_floor(std::int64_t floor) override;
   Result<void> commit() override;
 
  private:
@@ -157,18 +158,23 @@ class SqliteStore final : public Store {
     auto id = identity();
     if (!id) return std::move(id).error();
     if (!insert_.prepared()) BLK_TRY(prepare_write_statements());
-    auto max = cached(max_seq_, [] { return "SELECT coalesce(max(seq), 0) FROM blocks"; });
+    // The last seq used: the highest row's, or the floor a restored store
+    // was given (raise_seq_floor), whichever is higher.
+    auto max = cached(last_seq_, [] {
+      return "SELECT max(coalesce(max(seq), 0), coalesce((SELECT CAST(value AS INTEGER) "
+             "FROM meta WHERE key = 'seq_floor'), 0)) FROM blocks";
+    });
     if (!max) return std::move(max).error();
     // IMMEDIATE takes the write lock now, inside the busy timeout; a deferred
     // transaction that upgrades later could fail at once with SQLITE_BUSY.
     BLK_TRY(db_.exec("BEGIN IMMEDIATE"));
-    ResetGuard guard(max_seq_);
-    auto row = max_seq_.step();
+    ResetGuard guard(last_seq_);
+    auto row = last_seq_.step();
     if (!row) {
       (void)db_.exec("ROLLBACK");
       return std::move(row).error();
     }
-    std::int64_t max_seq = max_seq_.int64(0);
+    std::int64_t max_seq = last_seq_.int64(0);
     return std::unique_ptr<Transaction>(new SqliteTransaction(*this, std::move(*id), max_seq));
   }
 
@@ -456,7 +462,7 @@ class SqliteStore final : public Store {
   Stmt get_, insert_, update_, max_seq_;
   // Prepared on first use; [blob] selects with or without the blob.
   Stmt by_seq_[2], count_after_[2], peer_state_, set_cursor_, record_attempt_;
-  Stmt add_peer_, peer_rowid_, mark_received_, unmark_received_;
+  Stmt add_peer_, peer_rowid_, mark_received_, unmark_received_, last_seq_, seq_floor_;
   ScanStmt changes_[2][2], version_items_;
   std::map<std::string, std::int64_t, std::less<>> peer_rowids_;
   std::optional<StoreIdentity> identity_;
@@ -550,19 +556,32 @@ Result<ApplyOutcome> SqliteTransaction::apply(const Block& remote, std::string_v
 }
 
 Result<void> SqliteTransaction::set_cursor(std::string_view machine_id, std::string_view epoch,
-                                           std::int64_t seq) {
+                                           std::int64_t seq, bool replace) {
   // Old values on the right of SET: the epoch compared is the stored one.
   auto s = store_.cached(store_.set_cursor_, [] {
     return "INSERT INTO sync_peers (machine_id, epoch, cursor) VALUES (?1, ?2, ?3) "
            "ON CONFLICT (machine_id) DO UPDATE SET epoch = excluded.epoch, cursor = "
-           "CASE WHEN epoch = excluded.epoch THEN max(cursor, excluded.cursor) "
+           "CASE WHEN epoch = excluded.epoch AND NOT ?4 THEN max(cursor, excluded.cursor) "
            "ELSE excluded.cursor END";
   });
   if (!s) return std::move(s).error();
   (*s)->bind(1, machine_id);
   (*s)->bind(2, epoch);
   (*s)->bind(3, seq);
+  (*s)->bind(4, std::int64_t{replace ? 1 : 0});
   return (*s)->run();
+}
+
+Result<void> SqliteTransaction::raise_seq_floor(std::int64_t floor) {
+  auto s = store_.cached(store_.seq_floor_, [] {
+    return "INSERT INTO meta (key, value) VALUES ('seq_floor', ?1) ON CONFLICT (key) DO UPDATE "
+           "SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))";
+  });
+  if (!s) return std::move(s).error();
+  (*s)->bind(1, floor);
+  BLK_TRY((*s)->run());
+  seq_ = std::max(seq_, floor);
+  return {};
 }
 
 Result<void> SqliteTransaction::write_local(Block& b, std::optional<std::int64_t> old_seq) {

@@ -69,10 +69,17 @@ class Transaction {
 
   // Records that every change of peer `machine_id` whose seq (in the peer's
   // store `epoch`) is at most `seq` is committed here. Within one epoch the
-  // cursor never moves back (two syncs at once cannot undo each other); a
-  // different epoch replaces it.
+  // cursor never moves back (two syncs at once cannot undo each other)
+  // unless `replace`: a reconciliation has just established it (the peer may
+  // have been restored from an older copy). A different epoch replaces it.
   virtual Result<void> set_cursor(std::string_view machine_id, std::string_view epoch,
-                                  std::int64_t seq) = 0;
+                                  std::int64_t seq, bool replace = false) = 0;
+
+  // Local writes from now on get seqs above `floor`. For a store restored
+  // from an older copy: a peer remembers seqs of ours this store no longer
+  // has, and our new writes must not reuse them (peers would take them for
+  // changes they hold already). Never lowers it.
+  virtual Result<void> raise_seq_floor(std::int64_t floor) = 0;
 
   // Makes every write durable (synchronous=FULL) and visible, atomically.
   virtual Result<void> commit() = 0;

@@ -108,6 +108,30 @@ run 0 blk --store "$D" --json sync alpha
 grep -q '"received":0,.*"blobs_sent":0,.*"reconciled":true' "$T/out" || fail "first contact: $(cat "$T/out")"
 same "$D" "$A"
 
+# A store restored from an older backup: its peers remember more of it than
+# it has. The next sync notices (reconciles, gets its lost writes back from
+# the peer), and its new writes after that travel by the cursor as usual.
+R="$T/r"
+new_store "$R" rho
+blk --store "$R" peer add beta "$(key "$B")" "tcp://127.0.0.1:$btcp"
+blk --store "$B" peer add rho "$(key "$R")"
+put "$R" r1 "before the backup"
+run 0 blk --store "$R" sync beta
+sqlite3 "$R/blk.db" ".backup '$T/r-backup.db'"
+put "$R" r2 "after the backup"
+put "$R" r3 "also after"
+run 0 blk --store "$R" sync beta
+rm -f "$R/blk.db-wal" "$R/blk.db-shm"
+cp "$T/r-backup.db" "$R/blk.db"
+run 0 blk --store "$R" --json sync beta
+grep -q '"reconciled":true' "$T/out" || fail "a restored store was not reconciled: $(cat "$T/out")"
+[ "$(get "$R" r3)" = "also after" ] || fail "the restored store did not get its lost write back"
+put "$R" r4 "written after the restore"
+run 0 blk --store "$R" --json sync beta
+grep -q '"reconciled":false' "$T/out" || fail "still reconciling after the restore: $(cat "$T/out")"
+[ "$(get "$B" r4)" = "written after the restore" ] || fail "a write after the restore did not reach beta"
+same "$R" "$B"
+
 # Status: per peer, the last sync.
 run 0 blk --store "$A" status
 grep -qP '^beta\t20[0-9-]+T[0-9:.]+Z\t0 unsent\tok$' "$T/out" || fail "status: $(cat "$T/out")"
@@ -130,6 +154,7 @@ blk --store "$A" peer rm ghost
 expect_error 2 "neither a peer in the manifest nor an address" blk --store "$A" sync nobody
 
 # The changes sync brought in are in the log, for pipes.
+run 0 blk --store "$D" sync beta
 n=$(blk --store "$D" log | wc -l)
 put "$B" fresh "new on beta"
 run 0 blk --store "$D" sync beta

@@ -122,6 +122,15 @@ struct Session::Impl {
     bool someone_empty = my_snapshot == 0 || h.max_seq == 0;
     reconciling = !someone_empty && (opt.full || h.full || !my_cursor_ok || !their_cursor_ok);
     stats.round_trips = 1;
+    if (h.cursor_epoch == me.epoch && h.cursor > my_snapshot) {
+      // The peer holds changes of ours up to a seq we never reached: this
+      // store was restored from an older copy. New writes must not reuse
+      // those seqs (this sync reconciles what is there now).
+      auto tx = store.begin();
+      if (!tx) return std::move(tx).error();
+      BLK_TRY((*tx)->raise_seq_floor(h.cursor));
+      BLK_TRY((*tx)->commit());
+    }
     peer = std::move(h);
     if (reconciling) {
       stats.reconciled = true;
@@ -438,8 +447,8 @@ struct Session::Impl {
   // there (but never past a version we refused: it must be offered again).
   Result<void> commit(std::optional<std::int64_t> cursor) {
     if (cursor && first_refused) cursor = std::min(*cursor, *first_refused - 1);
-    bool move_cursor =
-        cursor && (state.epoch != peer->epoch || *cursor > state.cursor);
+    bool move_cursor = cursor && (state.epoch != peer->epoch || *cursor > state.cursor ||
+                                  (stats.reconciled && *cursor != state.cursor));
     if (batch.empty() && !move_cursor) return {};
     auto tx = store.begin();
     if (!tx) return std::move(tx).error();
@@ -459,8 +468,10 @@ struct Session::Impl {
       }
     }
     if (cursor && first_refused) cursor = std::min(*cursor, *first_refused - 1);
-    move_cursor = cursor && (state.epoch != peer->epoch || *cursor > state.cursor);
-    if (move_cursor) BLK_TRY((*tx)->set_cursor(peer_id, peer->epoch, *cursor));
+    move_cursor = cursor && (state.epoch != peer->epoch || *cursor > state.cursor ||
+                             (stats.reconciled && *cursor != state.cursor));
+    if (move_cursor)
+      BLK_TRY((*tx)->set_cursor(peer_id, peer->epoch, *cursor, /*replace=*/stats.reconciled));
     BLK_TRY((*tx)->commit());
     if (move_cursor) {
       state.epoch = peer->epoch;
