@@ -139,6 +139,10 @@ class SqliteTransaction final : public Transaction {
   StoreIdentity identity_;
   std::int64_t seq_;
   bool done_ = false;
+  // The sync_peers rowid of the peer a batch comes from: looked up once per
+  // transaction (a row made in it vanishes if it rolls back, and so does this).
+  std::string from_;
+  std::int64_t from_rowid_ = -1;
 };
 
 class SqliteStore final : public Store {
@@ -541,14 +545,18 @@ Result<ApplyOutcome> SqliteTransaction::apply(const Block& remote, std::string_v
     // Stored exactly as `from` sent it (a merge is a new version): `from`
     // has it already, so sync will not offer it back.
     if (!from.empty() && d.outcome != ApplyOutcome::merged && store_.schema_ >= 2) {
-      auto peer = store_.peer_rowid(from, true);
-      if (!peer) return std::move(peer).error();
+      if (from != from_) {
+        auto peer = store_.peer_rowid(from, true);
+        if (!peer) return std::move(peer).error();
+        from_ = from;
+        from_rowid_ = *peer;
+      }
       auto s = store_.cached(store_.mark_received_, [] {
         return "INSERT OR REPLACE INTO received (seq, peer) VALUES (?1, ?2)";
       });
       if (!s) return std::move(s).error();
       (*s)->bind(1, d.write->seq);
-      (*s)->bind(2, *peer);
+      (*s)->bind(2, from_rowid_);
       BLK_TRY((*s)->run());
     }
   }
