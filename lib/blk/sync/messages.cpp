@@ -39,7 +39,7 @@ std::string encode(const Hello& h) {
   b.push_back(static_cast<char>(h.version));
   put_bytes(b, h.epoch);
   put_varint(b, static_cast<std::uint64_t>(h.max_seq));
-  put_varint(b, (h.full ? 1u : 0u) | (h.watch ? 2u : 0u));
+  put_varint(b, (h.full ? 1u : 0u) | (h.watch ? 2u : 0u) | (h.negentropy_follows ? 4u : 0u));
   put_bytes(b, h.cursor_epoch);
   put_varint(b, static_cast<std::uint64_t>(h.cursor));
   return with_type(MessageType::hello, std::move(b));
@@ -137,6 +137,7 @@ Result<Hello> decode_hello(std::string_view body) {
   std::uint64_t flags = r.varint();
   h.full = flags & 1;
   h.watch = flags & 2;
+  h.negentropy_follows = flags & 4;
   h.cursor_epoch = r.bytes(kMaxEpochBytes);
   h.cursor = get_int(r);
   // A later sync version may append fields: read what we know, ignore the rest.

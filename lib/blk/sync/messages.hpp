@@ -33,6 +33,10 @@ struct Hello {
   std::int64_t max_seq = 0;   // our highest seq when the sync started
   bool full = false;          // reconcile everything, ignore cursors
   bool watch = false;         // stay connected and stream new commits
+  // The sender (the dialler, with no cursor for the peer or --full) sends
+  // Negentropy's first message right after the hello instead of waiting a
+  // round trip for the decision; ignored by a peer that decides otherwise.
+  bool negentropy_follows = false;
   std::string cursor_epoch;   // the peer's epoch our cursor belongs to ("" none)
   std::int64_t cursor = 0;    // highest of the peer's seqs we hold
 };

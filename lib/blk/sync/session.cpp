@@ -58,6 +58,8 @@ struct Session::Impl {
   std::optional<Hello> peer;     // the peer's hello, once it arrived
   bool watch = false;
   std::unique_ptr<Reconciliation> recon;
+  bool speculated = false;         // we sent Negentropy's first message with our hello
+  bool ignore_negentropy = false;  // the peer did, and we decided not to reconcile
 
   // Source: what we offer.
   bool reconciling = false;       // offering Negentropy's differences
@@ -107,7 +109,17 @@ struct Session::Impl {
     h.watch = opt.watch;
     h.cursor_epoch = state.epoch;
     h.cursor = state.cursor;
+    // Reconciliation is as good as certain (first contact, or --full) unless
+    // the peer turns out empty: start it now and save a round trip.
+    speculated = role == Role::initiator && my_snapshot > 0 && (opt.full || state.epoch.empty());
+    h.negentropy_follows = speculated;
     send(encode(h));
+    if (speculated) {
+      BLK_TRY(build_reconciliation());
+      auto first = recon->reconciler->initiate();
+      if (!first) return std::move(first).error();
+      send(encode_negentropy(*first));
+    }
     next_poll = now;
     return {};
   }
@@ -121,7 +133,10 @@ struct Session::Impl {
     bool their_cursor_ok = h.cursor_epoch == me.epoch && h.cursor <= my_snapshot;
     bool someone_empty = my_snapshot == 0 || h.max_seq == 0;
     reconciling = !someone_empty && (opt.full || h.full || !my_cursor_ok || !their_cursor_ok);
-    stats.round_trips = 1;
+    // The hello costs a round trip unless Negentropy's first message went
+    // with it (then each Negentropy reply counts).
+    stats.round_trips = speculated ? 0 : 1;
+    ignore_negentropy = h.negentropy_follows && !reconciling;
     if (h.cursor_epoch == me.epoch && h.cursor > my_snapshot) {
       // The peer holds changes of ours up to a seq we never reached: this
       // store was restored from an older copy. New writes must not reuse
@@ -134,13 +149,14 @@ struct Session::Impl {
     peer = std::move(h);
     if (reconciling) {
       stats.reconciled = true;
-      BLK_TRY(build_reconciliation());
-      if (role == Role::initiator) {
+      if (!recon) BLK_TRY(build_reconciliation());
+      if (role == Role::initiator && !speculated) {
         auto first = recon->reconciler->initiate();
         if (!first) return std::move(first).error();
         send(encode_negentropy(*first));
       }
     } else {
+      recon.reset();  // speculated, but the peer is empty
       scan_after = their_cursor_ok ? peer->cursor : 0;
       scan_up_to = my_snapshot;
       inline_blobs = peer->max_seq == 0;
@@ -166,6 +182,10 @@ struct Session::Impl {
   }
 
   Result<void> on_negentropy(std::string_view body) {
+    if (ignore_negentropy) {  // the peer's speculative first message: not needed
+      ignore_negentropy = false;
+      return {};
+    }
     if (!reconciling || !recon) return protocol_error("a Negentropy message outside reconciliation");
     if (role == Role::responder) {
       auto reply = recon->reconciler->reconcile(body);
