@@ -59,6 +59,8 @@ struct Session::Impl {
   bool watch = false;
   std::unique_ptr<Reconciliation> recon;
   bool speculated = false;         // we sent Negentropy's first message with our hello
+  // Reconciling, answering side: the vectors the dialler offered, by id.
+  std::map<std::string, VersionVector, std::less<>> peer_offered;
   bool ignore_negentropy = false;  // the peer did, and we decided not to reconcile
 
   // Source: what we offer.
@@ -198,11 +200,18 @@ struct Session::Impl {
     auto next = recon->reconciler->reconcile(body, have, need);
     if (!next) return std::move(next).error();
     ++stats.round_trips;
+    // What we have and the peer lacks is offered now, before the requests
+    // for what we lack: the peer, answering a request, then already knows
+    // whether our version of that block makes its own unnecessary.
+    std::vector<Block> rows;
     for (const auto& hash : have) {
       auto seq = recon->seq_of(hash);
       if (!seq) return make_error(Code::failure, "Negentropy reported a version we do not hold");
-      to_offer.push_back(*seq);
+      auto b = store.get_by_seq(*seq, false);
+      if (!b) return std::move(b).error();
+      if (*b) rows.push_back(std::move(**b));  // else superseded since: a later change
     }
+    if (!rows.empty()) send_offers(rows);
     if (!need.empty()) {
       requests_sent = true;
       // Requests stay well under the record limit: 32 bytes per hash.
@@ -236,6 +245,17 @@ struct Session::Impl {
     return {};
   }
 
+  // Reconciling, answering a request: the peer lacks this version of ours.
+  // If it offered us one that dominates it (or the same history), ours is
+  // of no use to it; otherwise it goes whole, blob inline, with no wants
+  // round trip.
+  bool peer_needs(const Block& ours) const {
+    auto it = peer_offered.find(ours.id);
+    if (it == peer_offered.end()) return true;
+    auto c = compare_versions(it->second, ours.versions);
+    return c != Causality::after && c != Causality::equal;
+  }
+
   // --- source ---------------------------------------------------------
 
   bool source_done() const {
@@ -255,7 +275,7 @@ struct Session::Impl {
   }
 
   // Offers `rows` in as many messages as their size needs.
-  void send_offers(std::vector<Block>& rows) {
+  void send_offers(std::vector<Block>& rows, bool blobs_inline = false) {
     sort_for_offer(rows);
     OffersBuilder builder;
     std::vector<std::int64_t> seqs;
@@ -267,7 +287,7 @@ struct Session::Impl {
       ++unacked_offers;
     };
     for (auto& b : rows) {
-      Offer o{b.seq, inline_blobs || b.deleted(), std::move(b)};
+      Offer o{b.seq, blobs_inline || inline_blobs || b.deleted(), std::move(b)};
       builder.add(o);
       seqs.push_back(o.seq);
       ++stats.offered;
@@ -286,16 +306,24 @@ struct Session::Impl {
   Result<bool> offer_window() {
     std::vector<Block> rows;
     if (reconciling) {
-      while (!to_offer.empty() && rows.size() < opt.window) {
-        auto b = store.get_by_seq(to_offer.front(), inline_blobs);
+      // Only the answering side has a queue: requested versions, whole.
+      std::size_t bytes = 0;
+      while (!to_offer.empty() && rows.size() < opt.window && bytes < opt.batch_bytes) {
+        auto b = store.get_by_seq(to_offer.front(), true);
         if (!b) return std::move(b).error();
         to_offer.pop_front();
         // Superseded since the reconciliation began: the newer version is
         // a later change, offered by the next sync.
-        if (*b) rows.push_back(std::move(**b));
+        if (!*b) continue;
+        if (!peer_needs(**b)) {
+          ++stats.skipped;
+          continue;
+        }
+        bytes += (*b)->blob.size();
+        rows.push_back(std::move(**b));
       }
       if (!rows.empty()) {
-        send_offers(rows);
+        send_offers(rows, /*blobs_inline=*/true);
         return true;
       }
       if (!offers_closed) return false;
@@ -399,6 +427,8 @@ struct Session::Impl {
     if (!offers) return std::move(offers).error();
     std::vector<std::int64_t> want;
     for (auto& o : *offers) {
+      if (reconciling && role == Role::responder)
+        peer_offered[o.block.id] = o.block.versions;  // see peer_needs
       if (o.blob_inline || o.block.deleted()) {
         BLK_TRY(receive_version(std::move(o.block), o.seq));
         continue;
