@@ -48,7 +48,7 @@ std::string encode(const Hello& h) {
 std::string encode_mark(const Mark& m) {
   std::string b;
   put_varint(b, static_cast<std::uint64_t>(m.seq));
-  put_varint(b, m.final ? 1 : 0);
+  put_varint(b, (m.final ? 1u : 0u) | (m.phase_end ? 2u : 0u));
   return with_type(MessageType::mark, std::move(b));
 }
 
@@ -149,7 +149,9 @@ Result<Mark> decode_mark(std::string_view body) {
   Reader r(body);
   Mark m;
   m.seq = get_int(r);
-  m.final = r.varint(1) == 1;
+  auto flags = r.varint(3);
+  m.final = flags & 1;
+  m.phase_end = flags & 2;
   if (!r.ok() || !r.at_end()) return malformed("mark");
   return m;
 }

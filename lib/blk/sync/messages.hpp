@@ -60,7 +60,11 @@ struct BlobReply {
 
 struct Mark {
   std::int64_t seq = 0;
-  bool final = false;  // nothing more will be offered in this sync
+  bool final = false;      // nothing more will be offered in this sync
+  // The end of what we held when the sync started. After it, once we have
+  // committed the peer's own phase end, we offer what changed here during
+  // the sync (merges of what it sent) and then the final mark.
+  bool phase_end = false;
 };
 
 std::string encode(const Hello&);

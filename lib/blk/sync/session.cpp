@@ -71,6 +71,8 @@ struct Session::Impl {
   std::int64_t scan_up_to = 0;    // cursor mode: the last seq to offer for now
   bool inline_blobs = false;      // the peer is empty: no point announcing
   bool final_mark_sent = false;
+  bool phase_end_sent = false;          // see end_of_range
+  bool after_snapshot_scanned = false;
   std::size_t unacked_offers = 0;
   std::deque<std::vector<std::int64_t>> offered;  // per unacked offers message
   std::deque<std::int64_t> answers;               // seqs wanted, in order
@@ -84,6 +86,7 @@ struct Session::Impl {
   std::size_t batch_bytes = 0;
   std::optional<std::int64_t> first_refused;  // the cursor must stay below it
   bool sink_done = false;
+  bool peer_phase_ended = false;  // the peer's phase end is committed here
   bool requests_sent = false;
 
   Impl(Store& s, std::string p, Role r, Options o)
@@ -297,9 +300,10 @@ struct Session::Impl {
     flush();
   }
 
-  void send_mark(std::int64_t seq, bool final) {
-    send(encode_mark(Mark{seq, final}));
-    if (final) final_mark_sent = true;
+  void send_mark(Mark m) {
+    send(encode_mark(m));
+    if (m.final) final_mark_sent = true;
+    if (m.phase_end) phase_end_sent = true;
   }
 
   // One window of offers; false if there was nothing to offer now.
@@ -327,19 +331,16 @@ struct Session::Impl {
         return true;
       }
       if (!offers_closed) return false;
-      // Everything the peer lacked of our snapshot has been offered.
-      send_mark(my_snapshot, !watch);
+      // Everything the peer lacked of our snapshot has been offered; what
+      // changed since is offered as in the cursor path.
       reconciling = false;
       scan_after = scan_up_to = my_snapshot;
-      return true;
-    }
-    if (scan_after >= scan_up_to) {
-      if (!watch && !final_mark_sent) {
-        send_mark(scan_up_to, true);
+      if (watch) {  // the cursor moves; then polling takes over
+        send_mark(Mark{.seq = my_snapshot});
         return true;
       }
-      return false;
     }
+    if (scan_after >= scan_up_to) return end_of_range();
     ChangeScan scan{.after = scan_after, .up_to = scan_up_to, .limit = opt.window,
                     .blobs = inline_blobs, .skip_received_from = peer_id};
     // With blobs inline a window also ends at batch_bytes, so big blobs
@@ -357,7 +358,33 @@ struct Session::Impl {
     std::int64_t covered = cut || rows.size() == opt.window ? rows.back().seq : scan_up_to;
     send_offers(rows);
     scan_after = covered;
-    send_mark(covered, !watch && covered == scan_up_to);
+    send_mark(Mark{.seq = covered});
+    return true;
+  }
+
+  // Everything up to scan_up_to has been offered. A sync (not watch) then
+  // has two more steps: the phase end for our snapshot; then, once we have
+  // committed the peer's phase end (so whatever we merged of its changes is
+  // here), what changed here since the snapshot -- those merges, which the
+  // peer lacks, and commits made meanwhile; rows the peer sent are left out
+  // -- and the final mark. So a completed sync leaves both sides equal.
+  Result<bool> end_of_range() {
+    if (watch || final_mark_sent) return false;
+    if (!phase_end_sent) {
+      send_mark(Mark{.seq = scan_up_to, .phase_end = true});
+      return true;
+    }
+    if (!peer_phase_ended) return false;
+    if (!after_snapshot_scanned) {
+      after_snapshot_scanned = true;
+      auto max = store.max_seq();
+      if (!max) return std::move(max).error();
+      if (*max > scan_up_to) {
+        scan_up_to = *max;
+        return true;
+      }
+    }
+    send_mark(Mark{.seq = scan_up_to, .final = true});
     return true;
   }
 
@@ -488,6 +515,7 @@ struct Session::Impl {
       Mark m = marks.front().mark;
       marks.pop_front();
       BLK_TRY(commit(m.seq));
+      if (m.phase_end) peer_phase_ended = true;
       if (m.final) sink_done = true;
     }
     return {};
