@@ -1,0 +1,102 @@
+#include "workload.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "trace.hpp"
+#include "world.hpp"
+
+namespace blk::sim {
+namespace {
+const std::vector<std::string> kTypes = {"note", "task", "photo"};
+}
+
+Workload::Workload(World& world, int ids) : world_(world) {
+  for (int i = 0; i < ids; ++i) ids_.push_back(fmt::format("b{}", i));
+}
+
+// Unique per write, so a blob tells which write it came from.
+std::string Workload::blob_for(int m) {
+  Rng& rng = world_.rng();
+  std::string blob = fmt::format("{}#{}:", world_.machine(m).name, ++writes_);
+  std::int64_t extra = rng.percent(5) ? rng.skewed(1000, 20'000) : rng.skewed(0, 64);
+  for (std::int64_t i = 0; i < extra; ++i) blob += static_cast<char>('a' + rng.below(26));
+  return blob;
+}
+
+void Workload::transaction(int m) {
+  Machine& mach = world_.machine(m);
+  if (!mach.up()) return;
+  Rng& rng = world_.rng();
+  std::vector<Op> ops;
+  auto n = rng.range(1, 3);
+  for (std::int64_t i = 0; i < n; ++i) {
+    Op op;
+    op.id = rng.pick(ids_);
+    auto local = mach.store->get(op.id);
+    if (!local) return world_.fail(fmt::format("{} get: {}", mach.name, local.error().message));
+    bool live = *local && !(*local)->deleted();
+    if (live && rng.percent(25)) {
+      op.remove = true;
+    } else {
+      op.type = live && rng.percent(70) ? (*local)->type : rng.pick(kTypes);
+      op.blob = blob_for(m);
+    }
+    ops.push_back(std::move(op));
+  }
+  run(m, std::move(ops), rng.percent(4));
+}
+
+void Workload::conflict(const std::vector<int>& machines) {
+  std::string id = world_.rng().pick(ids_);
+  for (int m : machines) {
+    if (!world_.machine(m).up()) continue;
+    run(m, {Op{false, id, world_.rng().pick(kTypes), blob_for(m)}}, false);
+  }
+}
+
+void Workload::run(int m, std::vector<Op> ops, bool abandon) {
+  Machine& mach = world_.machine(m);
+  auto fail = [&](std::string_view what, const Error& e) {
+    world_.fail(fmt::format("{} {}: {}", mach.name, what, e.message));
+  };
+  auto tx = mach.store->begin();
+  if (!tx) return fail("begin", tx.error());
+  std::vector<std::string> touched;
+  std::string what;
+  for (auto& op : ops) {
+    if (op.remove) {
+      // A remove of a block deleted earlier in this transaction is a no-op.
+      if (auto r = (*tx)->remove(op.id); !r) return fail("remove", r.error());
+      what += fmt::format(" rm {}", op.id);
+    } else {
+      what += fmt::format(" put {} {} {}B", op.id, op.type, op.blob.size());
+      BlockWrite w;
+      w.id = op.id;
+      w.type = op.type;
+      w.blob = std::move(op.blob);
+      if (auto r = (*tx)->put(std::move(w)); !r) return fail("put", r.error());
+    }
+    if (std::find(touched.begin(), touched.end(), op.id) == touched.end()) touched.push_back(op.id);
+  }
+  if (abandon) {
+    tx->reset();  // rolled back: never acknowledged, must never appear
+    world_.log(mach.name, fmt::format("abandoned:{}", what));
+    return;
+  }
+  if (auto r = (*tx)->commit(); !r) return fail("commit", r.error());
+  what += " ->";
+  for (const auto& id : touched) {
+    auto b = mach.store->get(id);
+    if (!b || !*b)
+      return world_.fail(fmt::format("{}: {} missing after its commit", mach.name, id));
+    what +=
+        fmt::format(" {}={}{}", id, short_hash((*b)->version_hash), (*b)->deleted() ? "(rm)" : "");
+    if (!(*b)->deleted()) acked_blobs_.insert((*b)->blob);
+    acked_.push_back(AckedWrite{m, world_.clock(), std::move(**b)});
+  }
+  world_.log(mach.name, fmt::format("commit:{}", what));
+}
+
+}  // namespace blk::sim
