@@ -273,7 +273,8 @@ struct Session::Impl {
     std::stable_sort(rows.begin(), rows.end(), [&](const Block& a, const Block& b) {
       int pa = priority(a), pb = priority(b);
       if (pa != pb) return pa > pb;
-      return a.modified_at > b.modified_at;
+      if (a.modified_at != b.modified_at) return a.modified_at > b.modified_at;
+      return a.seq > b.seq;  // the same millisecond: the later commit first
     });
   }
 
