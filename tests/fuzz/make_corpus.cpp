@@ -16,6 +16,8 @@
 
 #include "blk/block_json.hpp"
 #include "blk/manifest.hpp"
+#include "blk/sync/messages.hpp"
+#include "blk/sync/negentropy.hpp"
 #include "blk/wire/message.hpp"
 #include "blk/wire/records.hpp"
 #include "fuzz_common.hpp"
@@ -327,6 +329,301 @@ void manifests(const fs::path& root) {
   put("manifest", "unknown-table", "[machine]\nname = \"x\"\n[sync]\nevery = 5\n");
 }
 
+// ---- sync messages ----
+
+Block sample_block(std::string id, std::string type, std::string blob, Millis modified,
+                   std::int64_t counter) {
+  Block b;
+  b.id = std::move(id);
+  b.type = std::move(type);
+  b.created_at = 1718000000000;
+  b.modified_at = modified;
+  b.blob = std::move(blob);
+  b.schema = 3;
+  b.modified_by = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5";
+  b.versions = {{b.modified_by, static_cast<std::uint64_t>(counter)},
+                {"00112233445566778899aabbccddeeff", 7}};
+  b.version_hash = compute_version_hash(b);
+  return b;
+}
+
+void sync_messages() {
+  using namespace blk::sync;
+  const std::string epoch = "0190a3c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d";
+  Hello first;  // an empty store's first contact
+  first.epoch = epoch;
+  put("sync_messages", "hello-first-contact", encode(first));
+  Hello again = first;
+  again.max_seq = 12345;
+  again.cursor_epoch = "0190a3c4-0000-7000-8000-00000000beef";
+  again.cursor = 678;
+  put("sync_messages", "hello-with-cursor", encode(again));
+  Hello full = again;
+  full.full = true;
+  full.watch = true;
+  full.negentropy_follows = true;
+  put("sync_messages", "hello-full-watch", encode(full));
+  // A later sync version: another version byte, more flags, fields appended.
+  std::string later = encode(again);
+  later[1] = 2;
+  put("sync_messages", "hello-v2-extra-fields", later + std::string("\x05\x03", 2) + "abc");
+  Hello big;
+  big.epoch = std::string(64, 'e');
+  big.max_seq = INT64_MAX;
+  big.cursor_epoch = std::string(64, 'c');
+  big.cursor = 1;
+  put("sync_messages", "hello-max-epoch", encode(big));
+
+  Block note = sample_block("note-1", "note", "buy milk\n", 1718000005000, 42);
+  Block photo = sample_block(std::string(255, 'p'), "photo",
+                             std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16), 1718000006000, 43);
+  Block gone = sample_block("note-2", "note", "", 1718000009000, 44);
+  gone.deleted_at = 1718000009000;
+  gone.version_hash = compute_version_hash(gone);
+  OffersBuilder ob;
+  ob.add(Offer{42, false, note});
+  ob.add(Offer{43, false, photo});
+  put("sync_messages", "offers-metadata", ob.finish());
+  ob.add(Offer{42, true, note});
+  ob.add(Offer{43, true, photo});
+  put("sync_messages", "offers-inline-blobs", ob.finish());
+  ob.add(Offer{44, true, gone});
+  ob.add(Offer{42, false, note});
+  put("sync_messages", "offers-tombstone", ob.finish());
+  Block bare = sample_block("x", "t", "", 0, 1);
+  bare.versions.clear();
+  bare.version_hash = compute_version_hash(bare);
+  ob.add(Offer{1, false, bare});
+  put("sync_messages", "offers-empty-vector", ob.finish());
+  put("sync_messages", "offers-none", ob.finish());
+  ob.add(Offer{42, false, note});
+  std::string flags4 = ob.finish();
+  require(flags4[3] == 0, "offers: the flags byte");
+  flags4[3] = 4;  // no such flag
+  put("sync_messages", "offers-flag-4", flags4);
+
+  put("sync_messages", "wants-none", encode_wants({}));
+  put("sync_messages", "wants", encode_wants({42, 43, 300, 1234567}));
+  put("sync_messages", "wants-max", encode_wants({0, INT64_MAX}));
+  // A count of 1 written in two bytes (81 00): the Reader takes it.
+  put("sync_messages", "wants-non-minimal", std::string("\x13\x81\x00\x2a", 4));
+
+  BlobsBuilder bb;
+  bb.add(42, note.blob);
+  bb.add(43, photo.blob);
+  bb.add(44, std::nullopt);
+  bb.add(45, std::string());
+  put("sync_messages", "blobs", bb.finish());
+  put("sync_messages", "blobs-none", bb.finish());
+  put("sync_messages", "blobs-present-2", std::string("\x14\x01\x05\x02\x00", 5));
+
+  put("sync_messages", "mark", encode_mark({1000, false, false}));
+  put("sync_messages", "mark-phase-end", encode_mark({1000, false, true}));
+  put("sync_messages", "mark-final", encode_mark({INT64_MAX, true, false}));
+  put("sync_messages", "mark-flag-4", std::string("\x15\x05\x04", 3));
+  put("sync_messages", "mark-trailing-byte", encode_mark({7, false, false}) + '\0');
+  put("sync_messages", "request",
+      encode_request({note.version_hash, photo.version_hash, gone.version_hash}));
+  put("sync_messages", "request-none", encode_request({}));
+  put("sync_messages", "request-end", encode_request_end());
+  put("sync_messages", "negentropy", encode_negentropy(std::string("\x61\x00\x02\x00", 4)));
+  put("sync_messages", "type-ping", std::string("\x01", 1) + "12345678");
+  put("sync_messages", "type-24", std::string("\x18\x00", 2));
+  put("sync_messages", "varint-too-long", std::string(10, '\xff') + std::string("\x01", 1));
+  put("sync_messages", "varint-65-bits", std::string(9, '\xff') + std::string("\x02", 1));
+  put("sync_messages", "varint-64-bits", std::string(9, '\xff') + std::string("\x01", 1));
+}
+
+// ---- negentropy ----
+
+namespace neg = blk::negentropy;
+
+constexpr std::uint64_t kNegLimits[4] = {0, 4096, 5000, 65536};
+
+// An item as fuzz_negentropy's mode 0 reads it: timestamp t (the top 16
+// values of a byte are the top 16 timestamps), id k || 30 zero bytes || j.
+struct NegItem {
+  unsigned char t, k, j;
+};
+
+neg::Storage neg_storage(const std::vector<NegItem>& items) {
+  neg::Storage s;
+  for (const auto& it : items) {
+    std::uint64_t ts = it.t < 0xf0 ? it.t : neg::kInfinity - (0xff - it.t);
+    neg::Id id{};
+    id[0] = it.k;
+    id[31] = it.j;
+    (void)s.insert(ts, id);  // the reserved timestamp is refused, as in the target
+  }
+  s.seal();
+  return s;
+}
+
+std::vector<NegItem> neg_items(unsigned n, unsigned salt, unsigned same_ts) {
+  std::vector<NegItem> v;
+  for (unsigned i = 0; i < n; ++i)
+    v.push_back({static_cast<unsigned char>(i / same_ts), static_cast<unsigned char>(i * 7 + salt),
+                 static_cast<unsigned char>(i * 13 + salt)});
+  return v;
+}
+
+// The messages one side receives in a genuine reconciliation: what `peer`
+// sends when it initiates against `ours` (ours responding with limit lr), or
+// what it replies when `ours` initiates (with limit li).
+std::vector<std::string> neg_transcript(const neg::Storage& ours, const neg::Storage& peer,
+                                        bool peer_initiates, std::uint64_t li, std::uint64_t lr) {
+  auto i = neg::Reconciler::create(peer_initiates ? peer : ours, li);
+  auto r = neg::Reconciler::create(peer_initiates ? ours : peer, lr);
+  require(i && r, "negentropy: create");
+  auto msg = i->initiate();
+  require(bool(msg), "negentropy: initiate");
+  std::string m = *msg;
+  std::vector<std::string> received;
+  std::vector<std::string> have, need;
+  for (int round = 0; round < 100; ++round) {
+    if (peer_initiates) received.push_back(m);
+    auto reply = r->reconcile(m);
+    require(bool(reply), "negentropy: a genuine reply failed");
+    if (!peer_initiates) received.push_back(*reply);
+    auto next = i->reconcile(*reply, have, need);
+    require(bool(next), "negentropy: a genuine message failed");
+    if (!next->has_value()) return received;
+    m = **next;
+  }
+  require(false, "negentropy: no end");
+  return {};
+}
+
+std::string neg_peer_input(unsigned li, unsigned lr, const std::vector<NegItem>& items,
+                           const std::vector<std::string>& messages) {
+  std::string s;
+  s += static_cast<char>((li << 1) | (lr << 3));
+  require(items.size() < 80, "negentropy: at most 79 items");
+  s += static_cast<char>(items.size());
+  for (const auto& it : items) {
+    s += static_cast<char>(it.t);
+    s += static_cast<char>(it.k);
+    s += static_cast<char>(it.j);
+  }
+  for (std::size_t i = 0; i < messages.size() && i < 16; ++i) {
+    require(messages[i].size() <= 0xffff, "negentropy: a long message");
+    s += u16(static_cast<std::uint16_t>(messages[i].size()));
+    s += messages[i];
+  }
+  return s;
+}
+
+// Mode 1: the parameters (see fuzz_negentropy.cpp) and explicit items.
+std::string neg_reconcile_input(unsigned li, unsigned lr, bool large, unsigned prefix,
+                                unsigned spread, unsigned base, unsigned char both,
+                                unsigned char only_a, unsigned char only_b,
+                                const std::vector<std::pair<unsigned, unsigned>>& explicit_items) {
+  std::string s;
+  s += static_cast<char>(1 | (li << 1) | (lr << 3) | (large ? 0xe0 : 0));
+  s += static_cast<char>(prefix);
+  s += static_cast<char>(spread);
+  s += static_cast<char>(base);
+  s += static_cast<char>(both);
+  s += static_cast<char>(only_a);
+  s += static_cast<char>(only_b);
+  for (auto [membership, seed] : explicit_items)
+    s += u16(static_cast<std::uint16_t>((membership << 14) | (seed & 0x3fff)));
+  return s;
+}
+
+void negentropy_inputs() {
+  // Mode 0: our storage and real messages from a peer holding other items.
+  auto ours = neg_items(40, 0, 3);
+  auto peer = neg_items(30, 0, 3);  // a subset of ours
+  auto extra = neg_items(15, 101, 1);
+  peer.insert(peer.end(), extra.begin(), extra.end());
+  neg::Storage s_ours = neg_storage(ours), s_peer = neg_storage(peer);
+  put("negentropy", "peer-queries",
+      neg_peer_input(0, 0, ours, neg_transcript(s_ours, s_peer, true, 0, 0)));
+  put("negentropy", "peer-replies",
+      neg_peer_input(0, 0, ours, neg_transcript(s_ours, s_peer, false, 0, 0)));
+  put("negentropy", "peer-replies-limits",
+      neg_peer_input(1, 1, ours,
+                     neg_transcript(s_ours, s_peer, false, kNegLimits[1], kNegLimits[1])));
+  auto few = neg_items(10, 3, 1);
+  neg::Storage s_few = neg_storage(few);
+  put("negentropy", "peer-idlists",
+      neg_peer_input(0, 0, few, neg_transcript(s_few, s_peer, false, 0, 0)));
+  put("negentropy", "peer-empty-storage",
+      neg_peer_input(0, 0, {}, neg_transcript(neg_storage({}), s_peer, false, 0, 0)));
+  // Items at the top of the timestamp space (0xff is the reserved one).
+  std::vector<NegItem> top = {{0xf0, 1, 1}, {0xfe, 2, 2}, {0xfe, 2, 3}, {0xff, 3, 3}, {5, 4, 4}};
+  put("negentropy", "peer-top-timestamps",
+      neg_peer_input(0, 0, top, neg_transcript(neg_storage(top), s_peer, false, 0, 0)));
+  // Other versions, and malformed messages.
+  put("negentropy", "peer-version-0x62", neg_peer_input(0, 0, few, {"\x62\x00\x00", "\x61"}));
+  // Each message breaks one rule of the grammar and keeps the others.
+  auto bytes = [](std::initializer_list<int> v) {
+    std::string out;
+    for (int b : v) out += static_cast<char>(b);
+    return out;
+  };
+  std::string max_delta = bytes({0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f});
+  put("negentropy", "peer-malformed",
+      neg_peer_input(
+          0, 0, few,
+          {"",                                                             // no version
+           bytes({0x61, 0x01, 0x21}) + std::string(33, '\x07') + '\0',     // a 33-byte prefix
+           bytes({0x61, 0x05, 0x01, 0x09, 0x00, 0x01, 0x01, 0x05, 0x00}),  // bounds descend
+           bytes({0x61, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00}),              // a range after infinity
+           bytes({0x61, 0x00, 0x00, 0x03}),                                // mode 3
+           bytes({0x61, 0x00, 0x00, 0x01}) + std::string(15, '\x01'),      // a short fingerprint
+           bytes({0x61, 0x00, 0x00, 0x02, 0x02}) + std::string(32, '\x02'),  // 2 ids, 1 there
+           bytes({0x61, 0x80, 0x01, 0x00, 0x00}),  // a varint's leading zero digit
+           bytes({0x61, 0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x00,
+                  0x00}),  // a varint over 64 bits
+           bytes({0x61}) + max_delta + bytes({0x00, 0x00, 0x03, 0x00, 0x00}),  // 2^64 - 2 + 2
+           bytes({0x61, 0x02, 0x00, 0x00}) + max_delta + bytes({0x00, 0x00}),  // 1 + 2^64-2: ok
+           bytes({0x61, 0x00, 0x00, 0x02})}));  // ends in the id list
+  // An id listed twice, and one of ours (k 3 + 7i, j 3 + 13i) listed in
+  // another range than the one it is in.
+  auto id_of = [](const NegItem& it) {
+    std::string id(32, '\0');
+    id[0] = static_cast<char>(it.k);
+    id[31] = static_cast<char>(it.j);
+    return id;
+  };
+  put("negentropy", "peer-repeated-ids",
+      neg_peer_input(
+          0, 0, few,
+          {bytes({0x61, 0x00, 0x00, 0x02, 0x03}) + id_of(few[0]) + id_of(few[0]) + id_of({0, 9, 9}),
+           bytes({0x61, 0x03, 0x00, 0x02, 0x01}) + id_of(few[5]) + bytes({0x00, 0x00, 0x02, 0x01}) +
+               id_of(few[1])}));
+  // A query that makes the responder (limit 4096) fill its frame: 400 empty
+  // id-list ranges, then one over everything; its items share a timestamp
+  // and differ only in the last id byte, so the bound where it stops needs
+  // all 32 bytes.
+  std::vector<NegItem> same_k;
+  for (unsigned i = 0; i < 79; ++i) same_k.push_back({0, 5, static_cast<unsigned char>(i)});
+  std::string fill = bytes({0x61});
+  for (int i = 0; i < 400; ++i) fill += bytes({0x01, 0x00, 0x02, 0x00});
+  fill += bytes({0x00, 0x00, 0x02, 0x00});
+  put("negentropy", "peer-query-fills-frame", neg_peer_input(0, 1, same_k, {fill}));
+
+  // Mode 1: genuine reconciliations.
+  put("negentropy", "reconcile-small", neg_reconcile_input(0, 0, false, 0, 10, 1, 20, 5, 4, {}));
+  put("negentropy", "reconcile-same-timestamp",
+      neg_reconcile_input(0, 0, false, 16, 0, 0, 40, 20, 10, {}));
+  put("negentropy", "reconcile-limits",
+      neg_reconcile_input(1, 1, false, 3, 30, 1, 0xff, 0xff, 0x80 | 40, {}));
+  put("negentropy", "reconcile-limit-5000",
+      neg_reconcile_input(2, 2, false, 0, 20, 3, 0x80 | 60, 0x40 | 50, 30, {}));
+  put("negentropy", "reconcile-near-infinity",
+      neg_reconcile_input(0, 1, false, 0, 8, 2, 40, 10, 10, {}));
+  put("negentropy", "reconcile-one-side-empty",
+      neg_reconcile_input(0, 0, false, 0, 63, 0, 0, 50, 0, {}));
+  // Large sets under 4096-byte frames: ids come more than once.
+  put("negentropy", "reconcile-large-limits",
+      neg_reconcile_input(1, 1, true, 16, 63, 1, 0xff, 0xff, 0, {}));
+  put("negentropy", "reconcile-moved",
+      neg_reconcile_input(0, 0, false, 8, 5, 1, 10, 0, 0,
+                          {{3, 1}, {3, 2}, {3, 3}, {0, 4}, {1, 5}, {2, 6}, {3, 7}, {2, 7}}));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -341,5 +638,7 @@ int main(int argc, char** argv) {
   records();
   block_json();
   manifests(argv[2]);
+  sync_messages();
+  negentropy_inputs();
   return 0;
 }

@@ -176,9 +176,13 @@ Result<std::vector<std::int64_t>> decode_wants(std::string_view body) {
   return seqs;
 }
 
+// The fewest bytes one entry can take on the wire: a count claiming more
+// than the body could hold is refused before anything is reserved for it.
+constexpr std::size_t kMinOfferBytes = 56, kMinBlobReplyBytes = 2;
+
 Result<std::vector<Offer>> decode_offers(std::string_view body) {
   Reader r(body);
-  auto n = r.varint(body.size());
+  auto n = r.varint(body.size() / kMinOfferBytes);
   std::vector<Offer> offers;
   offers.reserve(n);
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
@@ -206,7 +210,7 @@ Result<std::vector<Offer>> decode_offers(std::string_view body) {
 
 Result<std::vector<BlobReply>> decode_blobs(std::string_view body) {
   Reader r(body);
-  auto n = r.varint(body.size());
+  auto n = r.varint(body.size() / kMinBlobReplyBytes);
   std::vector<BlobReply> replies;
   replies.reserve(n);
   for (std::uint64_t i = 0; i < n && r.ok(); ++i) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <unordered_set>
 
 #include "blk/sync/negentropy.hpp"
 
@@ -20,6 +21,7 @@ struct Reconciliation {
   negentropy::Storage storage;
   std::vector<std::pair<std::string, std::int64_t>> by_hash;  // sorted by hash
   std::unique_ptr<negentropy::Reconciler> reconciler;
+  std::unordered_set<std::string> reported;  // have and need ids seen so far
 
   std::optional<std::int64_t> seq_of(std::string_view hash) const {
     auto it = std::lower_bound(by_hash.begin(), by_hash.end(), hash,
@@ -206,6 +208,10 @@ struct Session::Impl {
     // What we have and the peer lacks is offered now, before the requests
     // for what we lack: the peer, answering a request, then already knows
     // whether our version of that block makes its own unnecessary.
+    // With a frame limit Negentropy may report an id in more than one
+    // round: each is offered (or requested) once.
+    std::erase_if(have, [&](const std::string& h) { return !recon->reported.insert(h).second; });
+    std::erase_if(need, [&](const std::string& h) { return !recon->reported.insert(h).second; });
     std::vector<Block> rows;
     for (const auto& hash : have) {
       auto seq = recon->seq_of(hash);
