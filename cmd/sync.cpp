@@ -134,8 +134,9 @@ void add_sync(CLI::App& app, Context& ctx) {
                 "Stay connected and stream new commits both ways until SIGINT/SIGTERM");
   cmd->footer(
       "Prints one line per peer: NAME, ok or failed, and what moved (--json: one object\n"
-      "per peer). A peer that cannot be reached does not stop the others. Exit code 0 if\n"
-      "every peer synced, 3 if some did, 1 if none did.");
+      "per peer; -q: none, failures go to stderr). A peer that cannot be reached does not stop the\n"
+      "others. Exit code 0 if every peer synced, 3 if some did, 1 if none did.\n"
+      "Example: blk sync laptop; from cron: blk sync -q");
   cmd->callback([&ctx, o] { ctx.result = run(ctx, *o); });
 }
 
