@@ -119,3 +119,29 @@ TEST_CASE("a record that starts but does not finish in time is cut") {
   REQUIRE_FALSE(t.ok());
   CHECK(t.error().message.find("record took over 30 s") != std::string::npos);
 }
+
+TEST_CASE("a long stream whose reads end inside records is not cut: each record has its clock") {
+  // A slow receiver reads 64 KiB at a time, rarely at a record boundary;
+  // every record arrives within seconds, but the stream lasts minutes.
+  Pair p;
+  p.pump();
+  std::string stream;
+  for (int k = 0; k < 20; ++k)
+    REQUIRE(p.i.send(encode_message(MessageType::ping, std::string(1000, 'x'))).ok());
+  stream = p.i.take_output(p.now);
+  std::size_t pos = 0, chunk = 1500;  // never a multiple of a record's size
+  int messages = 0;
+  while (pos < stream.size()) {
+    std::size_t n = std::min(chunk, stream.size() - pos);
+    REQUIRE(p.r.receive(std::string_view(stream).substr(pos, n), p.now).ok());
+    pos += n;
+    while (p.r.next_message()) ++messages;
+    p.now += 10'000;
+    auto t = p.r.tick(p.now);
+    REQUIRE_MESSAGE(t.ok(), t.error().message);
+    REQUIRE(p.i.receive(p.r.take_output(p.now), p.now).ok());  // keepalives back
+    (void)p.i.take_output(p.now);
+  }
+  CHECK(messages == 20);
+  CHECK(p.now - 1'000'000 > 120'000);  // well past the 30 s record limit in all
+}

@@ -60,6 +60,7 @@ Result<void> Channel::read_records(std::string_view bytes) {
     if (!n) return std::move(n).error();
     bytes.remove_prefix(*n);
     if (got) {
+      record_started_.reset();  // this record is whole; the next one's clock starts below
       if (rec.final)
         peer_finished_ = true;
       else if (!rec.payload.empty())
@@ -67,7 +68,9 @@ Result<void> Channel::read_records(std::string_view bytes) {
     }
     if (*n == 0) break;
   }
-  // The per-record clock runs from the first byte of a record to its last.
+  // The per-record clock runs from the first byte of a record to its last:
+  // a read that ends inside a record started that record's clock now, unless
+  // an earlier read had already begun it.
   if (reader_->between_records())
     record_started_.reset();
   else if (!record_started_)
