@@ -381,6 +381,9 @@ Result<std::string> Reconciler::process(std::string_view query, std::vector<std:
     }
 
     if (exceeds_frame(out.size() + o.size())) {
+      // An id list that reached the end of the space said everything there
+      // is: a fingerprint after it would repeat the end bound (malformed).
+      if (o.empty() && upper == s.size() && bound->item.timestamp == kInfinity) break;
       out_bounds.write(out, kEndBound);
       append_varint(out, kFingerprint);
       Fingerprint rest = s.fingerprint(upper, s.size());
