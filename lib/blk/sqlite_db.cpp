@@ -1,12 +1,23 @@
 #include "blk/sqlite_db.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace blk::sqlite {
 
+// A WAL above this is checkpointed and truncated when a connection closes;
+// a smaller one stays (see Db::open), so that short commands stay cheap
+// without a big import leaving a second copy of the data next to blk.db.
+constexpr off_t kWalKeepBytes = 4 << 20;
+
 Db::~Db() {
-  if (db_) sqlite3_close_v2(db_);
+  if (!db_) return;
+  struct stat st;
+  std::string wal = path_ + "-wal";
+  if (!path_.empty() && stat(wal.c_str(), &st) == 0 && st.st_size > kWalKeepBytes)
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_close_v2(db_);
 }
 
 Result<Db> Db::open(const std::string& path, bool create, int busy_timeout_ms) {
