@@ -29,8 +29,8 @@ Result<void> run(Context& ctx) {
   // that are no longer listed.
   std::vector<Row> rows;
   for (const Peer& p : manifest->peers) {
-    std::string id = machine_id_for(std::string_view(
-        reinterpret_cast<const char*>(p.public_key.data()), p.public_key.size()));
+    std::string id = machine_id_for(
+        std::string_view(reinterpret_cast<const char*>(p.public_key.data()), p.public_key.size()));
     Row row;
     row.name = p.name;
     row.state.machine_id = id;
@@ -65,10 +65,10 @@ Result<void> run(Context& ctx) {
       line += fmt::format(",\"unsent\":{},\"held\":0,\"cursor\":{}}}\n", row.unsent, s.cursor);
     } else {
       std::string last = s.last_ok ? format_time(*s.last_ok) : "never";
-      std::string how = !s.last_attempt          ? "never synced"
-                        : s.last_error.empty()   ? "ok"
-                                                 : "failed " + format_time(*s.last_attempt) +
-                                                     ": " + s.last_error;
+      std::string how = !s.last_attempt ? "never synced"
+                        : s.last_error.empty()
+                            ? "ok"
+                            : "failed " + format_time(*s.last_attempt) + ": " + s.last_error;
       line = fmt::format("{}\t{}\t{} unsent\t{}\n", row.name, last, row.unsent, how);
     }
     if (!out(line)) break;

@@ -18,7 +18,9 @@ struct Options {
 // One line per peer on stdout: tab-separated for people and `cut`, or JSON.
 std::string result_line(const Context& ctx, const net::SyncTarget& target,
                         const Result<net::SyncResult>& r) {
-  std::string name = r && !r->peer.empty() ? r->peer : target.peer ? target.peer->name : target.text;
+  std::string name = r && !r->peer.empty() ? r->peer
+                     : target.peer         ? target.peer->name
+                                           : target.text;
   if (ctx.json) {
     std::string line = "{\"peer\":";
     append_json_string(line, name);
@@ -113,8 +115,7 @@ Result<void> run(Context& ctx, const Options& o) {
   if (targets->size() > 1 && !ctx.json)
     note(ctx, "synced with {} of {} peers", ok, targets->size());
   if (ok == targets->size()) return {};
-  if (ok == 0)
-    return make_error(Code::failure, "sync failed with every peer");
+  if (ok == 0) return make_error(Code::failure, "sync failed with every peer");
   return make_error(Code::partial, fmt::format("sync failed with {} of {} peers",
                                                targets->size() - ok, targets->size()));
 }
@@ -134,7 +135,8 @@ void add_sync(CLI::App& app, Context& ctx) {
                 "Stay connected and stream new commits both ways until SIGINT/SIGTERM");
   cmd->footer(
       "Prints one line per peer: NAME, ok or failed, and what moved (--json: one object\n"
-      "per peer; -q: none, failures go to stderr). A peer that cannot be reached does not stop the\n"
+      "per peer; -q: none, failures go to stderr). A peer that cannot be reached does not stop "
+      "the\n"
       "others. Exit code 0 if every peer synced, 3 if some did, 1 if none did.\n"
       "Example: blk sync laptop; from cron: blk sync -q");
   cmd->callback([&ctx, o] { ctx.result = run(ctx, *o); });

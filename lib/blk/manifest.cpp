@@ -96,8 +96,9 @@ class Reader {
     if (const toml::node* n = t.get("sync_priority")) {
       const toml::array* a = n->as_array();
       if (!a)
-        return error(line_of(*n), "[machine]: sync_priority must be an array of block types, "
-                                  "as [\"task\", \"note\"]");
+        return error(line_of(*n),
+                     "[machine]: sync_priority must be an array of block types, "
+                     "as [\"task\", \"note\"]");
       for (const toml::node& item : *a) {
         auto type_ok = item.is_string() ? validate_name("type", item.as_string()->get())
                                         : make_error(Code::usage, "must hold only strings");

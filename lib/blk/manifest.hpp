@@ -48,7 +48,7 @@ struct Manifest {
   std::vector<Address> listen;  // tcp:// and ws:// only; port 0 = any free port
   // Block types sync sends first, in this order; other types follow.
   std::vector<std::string> sync_priority;
-  std::vector<Peer> peers;      // in file order
+  std::vector<Peer> peers;  // in file order
 };
 
 // Parses manifest text. Every error is Code::invalid_input with a message

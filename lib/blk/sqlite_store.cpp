@@ -126,8 +126,8 @@ class SqliteTransaction final : public Transaction {
   Result<std::string> put(BlockWrite w) override;
   Result<void> remove(std::string_view id) override;
   Result<ApplyOutcome> apply(const Block& remote, std::string_view from) override;
-  Result<void> set_cursor(std::string_view machine_id, std::string_view epoch,
-                          std::int64_t seq, bool replace) override;
+  Result<void> set_cursor(std::string_view machine_id, std::string_view epoch, std::int64_t seq,
+                          bool replace) override;
   Result<void> raise_seq_floor(std::int64_t floor) override;
   Result<void> commit() override;
 
@@ -266,7 +266,8 @@ class SqliteStore final : public Store {
       (*ins)->bind(1, machine_id);
       BLK_TRY((*ins)->run());
     }
-    auto s = cached(peer_rowid_, [] { return "SELECT rowid FROM sync_peers WHERE machine_id = ?1"; });
+    auto s =
+        cached(peer_rowid_, [] { return "SELECT rowid FROM sync_peers WHERE machine_id = ?1"; });
     if (!s) return std::move(s).error();
     ResetGuard guard(**s);
     (*s)->bind(1, machine_id);

@@ -44,3 +44,22 @@ store_hash() {
 new_store() {
   blk --store "${1:-$BLK_STORE}" -q init --name "${2:-test}"
 }
+
+key() { blk --store "$1" id --key; }
+
+# serve STORE LOG ADDR...: starts `blk serve` in the background; sets $pid
+# and waits for its "listening" lines, which carry the ports it got.
+serve() {
+  local store=$1 log=$2; shift 2
+  local args=()
+  for a in "$@"; do args+=(--listen "$a"); done
+  "$BLK" --store "$store" serve "${args[@]}" 2>"$log" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    [ "$(grep -c "listening on" "$log" 2>/dev/null || true)" = $# ] && return 0
+    sleep 0.05
+  done
+  fail "serve did not start: $(cat "$log")"
+}
+# port_of SCHEME LOG: the port of the last SCHEME listener LOG reports.
+port_of() { grep -o "listening on $1://127.0.0.1:[0-9]*" "$2" | tail -1 | grep -o '[0-9]*$'; }

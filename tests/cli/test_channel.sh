@@ -8,23 +8,6 @@ A="$T/a" B="$T/b" C="$T/c"
 new_store "$A" alpha
 new_store "$B" beta
 new_store "$C" gamma
-key() { blk --store "$1" id --key; }
-
-# serve STORE LOG ADDR...: starts `blk serve` in the background; sets $pid
-# and waits for its "listening" lines, which carry the ports it got.
-serve() {
-  local store=$1 log=$2; shift 2
-  local args=()
-  for a in "$@"; do args+=(--listen "$a"); done
-  "$BLK" --store "$store" serve "${args[@]}" 2>"$log" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    [ "$(grep -c 'listening on' "$log" || true)" = $# ] && return 0
-    sleep 0.05
-  done
-  fail "serve did not start: $(cat "$log")"
-}
-port_of() { grep -o "listening on $1://127.0.0.1:[0-9]*" "$2" | grep -o '[0-9]*$'; }
 
 blk --store "$B" peer add alpha "$(key "$A")"
 serve "$B" "$T/b.log" tcp://127.0.0.1:0 ws://127.0.0.1:0/blk

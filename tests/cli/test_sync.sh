@@ -9,21 +9,7 @@ A="$T/a" B="$T/b" C="$T/c"
 new_store "$A" alpha
 new_store "$B" beta
 new_store "$C" gamma
-key() { blk --store "$1" id --key; }
 
-serve() {  # serve STORE LOG ADDR...: background server; sets $pid
-  local store=$1 log=$2; shift 2
-  local args=()
-  for a in "$@"; do args+=(--listen "$a"); done
-  "$BLK" --store "$store" serve "${args[@]}" 2>"$log" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    [ "$(grep -c "listening on" "$log" 2>/dev/null || true)" = $# ] && return 0
-    sleep 0.05
-  done
-  fail "serve did not start: $(cat "$log")"
-}
-port_of() { grep -o "listening on $1://127.0.0.1:[0-9]*" "$2" | tail -1 | grep -o '[0-9]*$'; }
 # What a store holds, without its local seqs: equal views mean the same versions.
 view() { blk --store "$1" --json ls --deleted | sed 's/"seq":[0-9]*,//' | sort; }
 same() { [ "$(view "$1")" = "$(view "$2")" ] || fail "$1 and $2 differ: $(diff <(view "$1") <(view "$2") | head -5)"; }

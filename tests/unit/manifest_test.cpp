@@ -206,11 +206,13 @@ TEST_CASE("manifest: a full manifest parses, peers in file order") {
 }
 
 TEST_CASE("manifest: sync_priority lists block types, checked") {
-  auto m = parse_manifest("[machine]\nname = \"x\"\nsync_priority = [\"task\", \"note\"]\n", "m.toml");
+  auto m =
+      parse_manifest("[machine]\nname = \"x\"\nsync_priority = [\"task\", \"note\"]\n", "m.toml");
   REQUIRE(m.ok());
   CHECK(m->sync_priority == std::vector<std::string>{"task", "note"});
   CHECK(parse_error("[machine]\nname = \"x\"\nsync_priority = \"task\"\n") ==
-        "m.toml:3: [machine]: sync_priority must be an array of block types, as [\"task\", \"note\"]");
+        "m.toml:3: [machine]: sync_priority must be an array of block types, as [\"task\", "
+        "\"note\"]");
   CHECK(contains(parse_error("[machine]\nname = \"x\"\nsync_priority = [\"ok\", 3]\n"),
                  "m.toml:3: [machine]: sync_priority: must hold only strings"));
   CHECK(contains(parse_error("[machine]\nname = \"x\"\nsync_priority = [\"a b\"]\n"),

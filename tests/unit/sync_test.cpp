@@ -74,7 +74,9 @@ Traffic run_sync(Side& a, Side& b, sync::Options oa = {}, sync::Options ob = {})
   return t;
 }
 
-std::uint64_t type_of(const std::string& m) { return sync::Reader(m).varint(); }
+std::uint64_t type_of(const std::string& m) {
+  return sync::Reader(m).varint();
+}
 
 std::string blob_of(Store& s, const std::string& id) {
   auto b = s.get(id);
@@ -105,7 +107,8 @@ TEST_CASE("sync: both sides end with the same blocks; a second sync moves nothin
 TEST_CASE("sync: what came from the peer is not offered back to it") {
   test::TempDir dir;
   Side a = make_side(dir, "a"), b = make_side(dir, "b");
-  for (int i = 0; i < 50; ++i) put(*b.store, "k" + std::to_string(i), "note", std::string(100, 'b'));
+  for (int i = 0; i < 50; ++i)
+    put(*b.store, "k" + std::to_string(i), "note", std::string(100, 'b'));
   run_sync(a, b);  // a was empty: everything inline
   run_sync(a, b);  // a's cursor for b moves past what it received
   // a's 50 received rows are not offered to b: no offers message at all.
@@ -119,7 +122,8 @@ TEST_CASE("sync: a blob the receiver holds is not sent again (it came from a thi
   put(*a.store, "seed", "note", "so a is not empty");
   put(*b.store, "seed2", "note", "so b is not empty");
   run_sync(a, b);
-  for (int i = 0; i < 20; ++i) put(*c.store, "c" + std::to_string(i), "note", std::string(500, 'c'));
+  for (int i = 0; i < 20; ++i)
+    put(*c.store, "c" + std::to_string(i), "note", std::string(500, 'c'));
   run_sync(b, c);  // b gets c's 20
   run_sync(a, b);  // a gets them from b
   auto t = run_sync(a, c);

@@ -28,8 +28,7 @@ Result<void> ServeConversation::on_message(wire::Channel& channel, std::string_v
     auto store = open_store_ ? open_store_() : make_error(Code::failure, "no store to sync");
     if (!store) return std::move(store).error();
     store_ = std::move(*store);
-    sync_ = std::make_unique<SyncConversation>(*store_, options_,
-                                               sync::Session::Role::responder);
+    sync_ = std::make_unique<SyncConversation>(*store_, options_, sync::Session::Role::responder);
     BLK_TRY(sync_->on_established(channel));
     return sync_->on_message(channel, message);
   }
@@ -37,8 +36,10 @@ Result<void> ServeConversation::on_message(wire::Channel& channel, std::string_v
 }
 
 void ServeConversation::on_peer_finished(wire::Channel& channel) {
-  if (sync_) sync_->on_peer_finished(channel);
-  else channel.finish();
+  if (sync_)
+    sync_->on_peer_finished(channel);
+  else
+    channel.finish();
 }
 
 Result<void> ServeConversation::on_writable(wire::Channel& channel) {

@@ -1,13 +1,13 @@
 #include "blk/net/server.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <sys/stat.h>
 
 #include "blk/net/conversations.hpp"
 #include "blk/net/peers.hpp"
@@ -80,8 +80,9 @@ class Server {
       std::string error = result ? "" : result.error().message;
       (void)answer.store()->record_sync_attempt(sync->peer_id(), now_millis(), error,
                                                 sync->session()->peer_has());
-      if (result) log(fmt::format("[{}] synced with {}: {}", who, answer.name,
-                                  sync::summary(sync->session()->stats())));
+      if (result)
+        log(fmt::format("[{}] synced with {}: {}", who, answer.name,
+                        sync::summary(sync->session()->stats())));
     }
     if (result)
       log(fmt::format("[{}] closed", who));
@@ -130,7 +131,8 @@ class Server {
       log(fmt::format("keeping the last good manifest: {}", m.error().message));
       return manifest_;
     }
-    log(fmt::format("manifest changed: {} peer{}", m->peers.size(), m->peers.size() == 1 ? "" : "s"));
+    log(fmt::format("manifest changed: {} peer{}", m->peers.size(),
+                    m->peers.size() == 1 ? "" : "s"));
     manifest_ = std::make_shared<const Manifest>(std::move(*m));
     return manifest_;
   }

@@ -61,8 +61,10 @@ asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
     error = e.what();
   }
   if (!stream) {
-    auto e = make_error(Code::failure, fmt::format("cannot reach {}: {}", to_string(address), error));
-    if (target.peer) (void)store.record_sync_attempt(id_of(*target.peer), now_millis(), e.message, 0);
+    auto e =
+        make_error(Code::failure, fmt::format("cannot reach {}: {}", to_string(address), error));
+    if (target.peer)
+      (void)store.record_sync_attempt(id_of(*target.peer), now_millis(), e.message, 0);
     co_return e;
   }
   wire::HandshakeConfig hc;
@@ -154,8 +156,8 @@ Result<void> sync_watch(Store& store, const KeyPair& keys, const Manifest& manif
             report(target, r);
             if (stopping) break;
             // A connection that lasted resets the backoff; quick failures grow it.
-            backoff = steady_millis() - started > 60'000 ? 1000
-                                                          : std::min<Millis>(backoff * 2, 60'000);
+            backoff =
+                steady_millis() - started > 60'000 ? 1000 : std::min<Millis>(backoff * 2, 60'000);
             t->expires_after(std::chrono::milliseconds(backoff));
             boost::system::error_code ec;
             co_await t->async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -6,7 +6,8 @@ namespace blk::net {
 
 Result<void> SyncConversation::on_established(wire::Channel& channel) {
   const auto& key = channel.handshake().peer_key();
-  peer_id_ = machine_id_for(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  peer_id_ =
+      machine_id_for(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
   session_ = std::make_unique<sync::Session>(store_, peer_id_, role_, options_);
   BLK_TRY(session_->start(steady_millis()));
   return send_queued(channel);

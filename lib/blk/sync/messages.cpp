@@ -63,7 +63,9 @@ std::string encode_request(const std::vector<std::string>& hashes) {
   return with_type(MessageType::request, std::move(b));
 }
 
-std::string encode_request_end() { return with_type(MessageType::request_end, {}); }
+std::string encode_request_end() {
+  return with_type(MessageType::request_end, {});
+}
 
 std::string encode_wants(const std::vector<std::int64_t>& seqs) {
   std::string b;
@@ -123,7 +125,8 @@ Result<Incoming> parse(std::string_view message) {
   std::uint64_t type = r.varint();
   if (!r.ok() || type < static_cast<std::uint64_t>(MessageType::hello) ||
       type > static_cast<std::uint64_t>(MessageType::request_end))
-    return make_error(Code::failure, fmt::format("peer sent an unknown sync message type {}", type));
+    return make_error(Code::failure,
+                      fmt::format("peer sent an unknown sync message type {}", type));
   return Incoming{static_cast<MessageType>(type), message.substr(message.size() - r.remaining())};
 }
 
@@ -199,8 +202,10 @@ Result<std::vector<Offer>> decode_offers(std::string_view body) {
     b.schema = static_cast<std::uint32_t>(r.varint(UINT32_MAX));
     b.modified_by = hex_encode(r.raw(kMachineIdBytes));
     auto vv = decode_versions(r.bytes(kMaxVectorBytes));
-    if (!vv) r.fail();
-    else b.versions = std::move(*vv);
+    if (!vv)
+      r.fail();
+    else
+      b.versions = std::move(*vv);
     b.version_hash = r.raw(kHashBytes);
     if (o.blob_inline) b.blob = r.bytes(kMaxBlobBytes);
   }

@@ -29,16 +29,16 @@ inline constexpr std::uint8_t kSyncVersion = 1;
 
 struct Hello {
   std::uint8_t version = kSyncVersion;
-  std::string epoch;          // our store's epoch
-  std::int64_t max_seq = 0;   // our highest seq when the sync started
-  bool full = false;          // reconcile everything, ignore cursors
-  bool watch = false;         // stay connected and stream new commits
+  std::string epoch;         // our store's epoch
+  std::int64_t max_seq = 0;  // our highest seq when the sync started
+  bool full = false;         // reconcile everything, ignore cursors
+  bool watch = false;        // stay connected and stream new commits
   // The sender (the dialler, with no cursor for the peer or --full) sends
   // Negentropy's first message right after the hello instead of waiting a
   // round trip for the decision; ignored by a peer that decides otherwise.
   bool negentropy_follows = false;
-  std::string cursor_epoch;   // the peer's epoch our cursor belongs to ("" none)
-  std::int64_t cursor = 0;    // highest of the peer's seqs we hold
+  std::string cursor_epoch;  // the peer's epoch our cursor belongs to ("" none)
+  std::int64_t cursor = 0;   // highest of the peer's seqs we hold
 };
 
 // One offered version. `seq` is the sender's seq for it: wants and blobs
@@ -60,7 +60,7 @@ struct BlobReply {
 
 struct Mark {
   std::int64_t seq = 0;
-  bool final = false;      // nothing more will be offered in this sync
+  bool final = false;  // nothing more will be offered in this sync
   // The end of what we held when the sync started. After it, once we have
   // committed the peer's own phase end, we offer what changed here during
   // the sync (merges of what it sent) and then the final mark.

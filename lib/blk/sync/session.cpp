@@ -60,20 +60,20 @@ struct Session::Impl {
   std::optional<Hello> peer;     // the peer's hello, once it arrived
   bool watch = false;
   std::unique_ptr<Reconciliation> recon;
-  bool speculated = false;         // we sent Negentropy's first message with our hello
+  bool speculated = false;  // we sent Negentropy's first message with our hello
   // Reconciling, answering side: the vectors the dialler offered, by id.
   std::map<std::string, VersionVector, std::less<>> peer_offered;
   bool ignore_negentropy = false;  // the peer did, and we decided not to reconcile
 
   // Source: what we offer.
-  bool reconciling = false;       // offering Negentropy's differences
+  bool reconciling = false;           // offering Negentropy's differences
   std::deque<std::int64_t> to_offer;  // reconciling: our seqs the peer lacks
-  bool offers_closed = false;     // reconciling: no more will be added
-  std::int64_t scan_after = 0;    // cursor mode: offered everything up to here
-  std::int64_t scan_up_to = 0;    // cursor mode: the last seq to offer for now
-  bool inline_blobs = false;      // the peer is empty: no point announcing
+  bool offers_closed = false;         // reconciling: no more will be added
+  std::int64_t scan_after = 0;        // cursor mode: offered everything up to here
+  std::int64_t scan_up_to = 0;        // cursor mode: the last seq to offer for now
+  bool inline_blobs = false;          // the peer is empty: no point announcing
   bool final_mark_sent = false;
-  bool phase_end_sent = false;          // see end_of_range
+  bool phase_end_sent = false;  // see end_of_range
   bool after_snapshot_scanned = false;
   std::size_t unacked_offers = 0;
   std::deque<std::vector<std::int64_t>> offered;  // per unacked offers message
@@ -193,7 +193,8 @@ struct Session::Impl {
       ignore_negentropy = false;
       return {};
     }
-    if (!reconciling || !recon) return protocol_error("a Negentropy message outside reconciliation");
+    if (!reconciling || !recon)
+      return protocol_error("a Negentropy message outside reconciliation");
     if (role == Role::responder) {
       auto reply = recon->reconciler->reconcile(body);
       if (!reply) return std::move(reply).error();
@@ -225,9 +226,9 @@ struct Session::Impl {
       requests_sent = true;
       // Requests stay well under the record limit: 32 bytes per hash.
       for (std::size_t i = 0; i < need.size(); i += 8192) {
-        std::vector<std::string> part(need.begin() + static_cast<std::ptrdiff_t>(i),
-                                      need.begin() + static_cast<std::ptrdiff_t>(
-                                                         std::min(need.size(), i + 8192)));
+        std::vector<std::string> part(
+            need.begin() + static_cast<std::ptrdiff_t>(i),
+            need.begin() + static_cast<std::ptrdiff_t>(std::min(need.size(), i + 8192)));
         send(encode_request(part));
       }
     }
@@ -267,9 +268,7 @@ struct Session::Impl {
 
   // --- source ---------------------------------------------------------
 
-  bool source_done() const {
-    return final_mark_sent && unacked_offers == 0 && answers.empty();
-  }
+  bool source_done() const { return final_mark_sent && unacked_offers == 0 && answers.empty(); }
 
   void sort_for_offer(std::vector<Block>& rows) const {
     auto priority = [&](const Block& b) {
@@ -348,8 +347,11 @@ struct Session::Impl {
       }
     }
     if (scan_after >= scan_up_to) return end_of_range();
-    ChangeScan scan{.after = scan_after, .up_to = scan_up_to, .limit = opt.window,
-                    .blobs = inline_blobs, .skip_received_from = peer_id};
+    ChangeScan scan{.after = scan_after,
+                    .up_to = scan_up_to,
+                    .limit = opt.window,
+                    .blobs = inline_blobs,
+                    .skip_received_from = peer_id};
     // With blobs inline a window also ends at batch_bytes, so big blobs
     // never pile up in memory.
     std::size_t bytes = 0;
@@ -542,10 +544,16 @@ struct Session::Impl {
       if (!outcome) return std::move(outcome).error();
       switch (*outcome) {
         case ApplyOutcome::inserted:
-        case ApplyOutcome::fast_forward: ++stats.versions_received; break;
-        case ApplyOutcome::merged: ++stats.merged; break;
+        case ApplyOutcome::fast_forward:
+          ++stats.versions_received;
+          break;
+        case ApplyOutcome::merged:
+          ++stats.merged;
+          break;
         case ApplyOutcome::already_have:
-        case ApplyOutcome::ignored_older: ++stats.skipped; break;
+        case ApplyOutcome::ignored_older:
+          ++stats.skipped;
+          break;
         case ApplyOutcome::refused_future:
           ++stats.refused;
           if (!first_refused || r.peer_seq < *first_refused) first_refused = r.peer_seq;
@@ -578,17 +586,29 @@ struct Session::Impl {
         if (!h) return std::move(h).error();
         return on_hello(std::move(*h), now);
       }
-      case MessageType::negentropy: BLK_TRY(on_negentropy(in->body)); break;
-      case MessageType::request: BLK_TRY(on_request(in->body)); break;
+      case MessageType::negentropy:
+        BLK_TRY(on_negentropy(in->body));
+        break;
+      case MessageType::request:
+        BLK_TRY(on_request(in->body));
+        break;
       case MessageType::request_end:
         if (!reconciling || role != Role::responder || offers_closed)
           return protocol_error("an unexpected request end");
         offers_closed = true;
         break;
-      case MessageType::offers: BLK_TRY(on_offers(in->body)); break;
-      case MessageType::wants: BLK_TRY(on_wants(in->body)); break;
-      case MessageType::blobs: BLK_TRY(on_blobs(in->body)); break;
-      case MessageType::mark: BLK_TRY(on_mark(in->body)); break;
+      case MessageType::offers:
+        BLK_TRY(on_offers(in->body));
+        break;
+      case MessageType::wants:
+        BLK_TRY(on_wants(in->body));
+        break;
+      case MessageType::blobs:
+        BLK_TRY(on_blobs(in->body));
+        break;
+      case MessageType::mark:
+        BLK_TRY(on_mark(in->body));
+        break;
     }
     return pump(now);
   }
@@ -598,11 +618,15 @@ Session::Session(Store& store, std::string peer_machine_id, Role role, Options o
     : impl_(std::make_unique<Impl>(store, std::move(peer_machine_id), role, std::move(options))) {}
 Session::~Session() = default;
 
-Result<void> Session::start(Millis now) { return impl_->start(now); }
+Result<void> Session::start(Millis now) {
+  return impl_->start(now);
+}
 Result<void> Session::receive(std::string_view message, Millis now) {
   return impl_->receive(message, now);
 }
-Result<void> Session::pump(Millis now) { return impl_->pump(now); }
+Result<void> Session::pump(Millis now) {
+  return impl_->pump(now);
+}
 
 std::vector<std::string> Session::take_messages() {
   std::vector<std::string> out(std::make_move_iterator(impl_->outbox.begin()),
@@ -610,13 +634,17 @@ std::vector<std::string> Session::take_messages() {
   impl_->outbox.clear();
   return out;
 }
-bool Session::has_messages() const { return !impl_->outbox.empty(); }
+bool Session::has_messages() const {
+  return !impl_->outbox.empty();
+}
 
 bool Session::done() const {
   return impl_->peer && !impl_->watch && impl_->sink_done && impl_->source_done();
 }
 
-bool Session::watching() const { return impl_->watch; }
+bool Session::watching() const {
+  return impl_->watch;
+}
 
 Millis Session::next_wakeup() const {
   // Polling starts once reconciliation (if any) is over.
@@ -628,7 +656,9 @@ Result<void> Session::flush() {
   return impl_->commit(std::nullopt);
 }
 
-const Stats& Session::stats() const { return impl_->stats; }
+const Stats& Session::stats() const {
+  return impl_->stats;
+}
 std::int64_t Session::peer_has() const {
   // Once done, the peer has committed everything up to our snapshot (it
   // finished only after our final mark); before, what its hello said.

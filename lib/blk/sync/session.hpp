@@ -40,13 +40,13 @@ struct Options {
   bool watch = false;  // after catching up, keep streaming new commits
   // Offer order: higher priority types first, then most recently modified.
   std::map<std::string, int, std::less<>> type_priority;
-  std::size_t window = 1000;             // rows scanned (and marked) at a time
-  std::size_t max_unacked_offers = 8;    // offers messages awaiting their wants
+  std::size_t window = 1000;              // rows scanned (and marked) at a time
+  std::size_t max_unacked_offers = 8;     // offers messages awaiting their wants
   std::size_t message_bytes = 256 << 10;  // target size of one message
-  std::size_t pump_bytes = 1 << 20;      // produced per pump() at most
-  std::size_t batch_versions = 2000;     // received versions per transaction
+  std::size_t pump_bytes = 1 << 20;       // produced per pump() at most
+  std::size_t batch_versions = 2000;      // received versions per transaction
   std::size_t batch_bytes = 8 << 20;
-  Millis poll_interval = 200;            // watch: how often to look for commits
+  Millis poll_interval = 200;                // watch: how often to look for commits
   std::uint64_t negentropy_frame_limit = 0;  // 0: no limit
 
   // Types in `first` go first, in that order (the manifest's sync_priority).
@@ -57,16 +57,16 @@ struct Options {
 };
 
 struct Stats {
-  std::int64_t offered = 0;           // versions we offered
-  std::int64_t blobs_sent = 0;        // versions whose blob we sent
+  std::int64_t offered = 0;            // versions we offered
+  std::int64_t blobs_sent = 0;         // versions whose blob we sent
   std::int64_t versions_received = 0;  // new here: inserted or fast-forwarded
-  std::int64_t merged = 0;            // concurrent: merged last-write-wins
-  std::int64_t skipped = 0;           // offered to us, but we had it (or newer)
-  std::int64_t refused = 0;           // clock too far ahead: not applied
-  std::int64_t bytes_sent = 0;        // sync message bytes (not channel framing)
+  std::int64_t merged = 0;             // concurrent: merged last-write-wins
+  std::int64_t skipped = 0;            // offered to us, but we had it (or newer)
+  std::int64_t refused = 0;            // clock too far ahead: not applied
+  std::int64_t bytes_sent = 0;         // sync message bytes (not channel framing)
   std::int64_t bytes_received = 0;
-  int round_trips = 0;                // on the critical path, after the handshake
-  bool reconciled = false;            // Negentropy ran (no valid cursor, or --full)
+  int round_trips = 0;      // on the critical path, after the handshake
+  bool reconciled = false;  // Negentropy ran (no valid cursor, or --full)
 };
 
 class Session {
