@@ -24,4 +24,24 @@ std::string peer_label(const Manifest& manifest, const PublicKey& key) {
   return p ? p->name : to_base64(key);
 }
 
+Result<Target> resolve_target(const Manifest& manifest, const std::string& text) {
+  Target t;
+  t.text = text;
+  t.peer = find_peer(manifest, text);
+  if (t.peer) {
+    t.addresses = t.peer->addresses;
+    if (t.addresses.empty())
+      return make_error(Code::usage,
+                        fmt::format("peer '{}' has no address to dial in the manifest", text));
+    return t;
+  }
+  auto a = parse_address(text);
+  if (!a)
+    return make_error(Code::usage, fmt::format("'{}' is neither a peer in the manifest nor an "
+                                               "address ({})",
+                                               text, a.error().message));
+  t.addresses.push_back(*a);
+  return t;
+}
+
 }  // namespace blk::net

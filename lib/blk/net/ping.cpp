@@ -54,28 +54,15 @@ asio::awaitable<Result<PingResult>> ping_one(const KeyPair& keys, const Manifest
 
 Result<PingResult> ping(const KeyPair& keys, const Manifest& manifest, const std::string& target,
                         const wire::ChannelLimits& limits) {
-  const Peer* peer = find_peer(manifest, target);
-  std::vector<Address> addresses;
-  if (peer) {
-    addresses = peer->addresses;
-    if (addresses.empty())
-      return make_error(Code::usage,
-                        fmt::format("peer '{}' has no address to dial in the manifest", target));
-  } else {
-    auto a = parse_address(target);
-    if (!a)
-      return make_error(Code::usage, fmt::format("'{}' is neither a peer in the manifest nor an "
-                                                 "address ({})",
-                                                 target, a.error().message));
-    addresses.push_back(*a);
-  }
+  auto t = resolve_target(manifest, target);
+  if (!t) return std::move(t).error();
   asio::io_context io;
   Result<PingResult> result = make_error(Code::failure, "no address tried");
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        for (const Address& a : addresses) {
-          result = co_await ping_impl::ping_one(keys, manifest, peer, a, limits);
+        for (const Address& a : t->addresses) {
+          result = co_await ping_impl::ping_one(keys, manifest, t->peer, a, limits);
           if (result) break;
         }
       },

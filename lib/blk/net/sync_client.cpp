@@ -18,26 +18,6 @@
 
 namespace blk::net {
 
-Result<SyncTarget> resolve_target(const Manifest& manifest, const std::string& text) {
-  SyncTarget t;
-  t.text = text;
-  t.peer = find_peer(manifest, text);
-  if (t.peer) {
-    t.addresses = t.peer->addresses;
-    if (t.addresses.empty())
-      return make_error(Code::usage,
-                        fmt::format("peer '{}' has no address to dial in the manifest", text));
-    return t;
-  }
-  auto a = parse_address(text);
-  if (!a)
-    return make_error(Code::usage, fmt::format("'{}' is neither a peer in the manifest nor an "
-                                               "address ({})",
-                                               text, a.error().message));
-  t.addresses.push_back(*a);
-  return t;
-}
-
 namespace sync_client_impl {
 
 std::string id_of(const Peer& p) {

@@ -7,6 +7,7 @@
 #include "blk/error.hpp"
 #include "blk/identity.hpp"
 #include "blk/manifest.hpp"
+#include "blk/net/peers.hpp"
 #include "blk/store.hpp"
 #include "blk/sync/session.hpp"
 #include "blk/wire/channel.hpp"
@@ -22,16 +23,7 @@ struct SyncResult {
   double seconds = 0;
 };
 
-// Where to sync: a peer's name in the manifest (its addresses tried in
-// order, only its key accepted) or an address (any listed peer may answer).
-struct SyncTarget {
-  std::string text;
-  const Peer* peer = nullptr;  // set when `text` names a manifest peer
-  std::vector<Address> addresses;
-};
-// Code::usage if `text` is neither a peer nor an address, or the peer has
-// no address to dial.
-Result<SyncTarget> resolve_target(const Manifest& manifest, const std::string& text);
+using SyncTarget = Target;  // peers.hpp
 
 // Syncs once. On failure the error says which address failed and why.
 // Received versions that were committed stay committed either way.
