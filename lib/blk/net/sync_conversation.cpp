@@ -15,6 +15,9 @@ Result<void> SyncConversation::on_established(wire::Channel& channel) {
 
 Result<void> SyncConversation::on_message(wire::Channel& channel, std::string_view message) {
   if (!session_) return make_error(Code::failure, "sync message before the handshake ended");
+  // We stopped (watch): what the peer sent before it saw our end is dropped;
+  // it offers that again next time.
+  if (channel.finished()) return {};
   BLK_TRY(session_->receive(message, steady_millis()));
   return send_queued(channel);
 }
