@@ -165,6 +165,11 @@ wait $wpid || fail "sync --watch exited $? on SIGTERM"
 grep -qP '^beta\tok\t' "$T/watch.out" || fail "watch printed: $(cat "$T/watch.out") $(cat "$T/watch.err")"
 run 0 blk --store "$A" status
 grep -qP '^beta\t.*\tok$' "$T/out" || fail "status after watch: $(cat "$T/out")"
+# (the server records it as its connection closes: a moment after the client)
+for _ in $(seq 1 50); do
+  blk --store "$B" status | grep -qP '^alpha\t.*\tok$' && break
+  sleep 0.1
+done
 run 0 blk --store "$B" status
 grep -qP '^alpha\t.*\tok$' "$T/out" || fail "beta's status after watch: $(cat "$T/out")"
 
