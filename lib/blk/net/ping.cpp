@@ -18,23 +18,15 @@ namespace ping_impl {
 asio::awaitable<Result<PingResult>> ping_one(const KeyPair& keys, const Manifest& manifest,
                                              const Peer* expected, const Address& address,
                                              const wire::ChannelLimits& limits) {
-  std::unique_ptr<Stream> stream;
-  std::string error;
-  try {
-    stream = co_await connect(address);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  if (!stream)
-    co_return make_error(Code::failure,
-                         fmt::format("cannot reach {}: {}", to_string(address), error));
+  auto stream = co_await dial(address);
+  if (!stream) co_return std::move(stream).error();
   wire::HandshakeConfig hc;
   hc.role = wire::Role::initiator;
   hc.self = &keys;
   hc.accept = accept_from_manifest(manifest, expected);
   wire::Channel channel(std::move(hc), limits, steady_millis());
   PingConversation conversation;
-  auto r = co_await run_session(*stream, channel, conversation);
+  auto r = co_await run_session(**stream, channel, conversation);
   if (!r)
     co_return make_error(r.error().code,
                          fmt::format("{}: {}", to_string(address), r.error().message));

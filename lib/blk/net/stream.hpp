@@ -16,6 +16,7 @@
 #include <string>
 
 #include "blk/address.hpp"
+#include "blk/error.hpp"
 
 namespace blk::net {
 
@@ -47,6 +48,9 @@ class Listener {
 
 // Connects to `address` (tcp, ws, exec or ssh). Throws on failure.
 asio::awaitable<std::unique_ptr<Stream>> connect(const Address& address);
+// The same, for a dialling command: a failure is Code::failure, "cannot
+// reach ADDRESS: why".
+asio::awaitable<Result<std::unique_ptr<Stream>>> dial(const Address& address);
 
 // Listens on a tcp:// or ws:// address. Throws on failure.
 std::unique_ptr<Listener> listen(const Executor& ex, const Address& address);

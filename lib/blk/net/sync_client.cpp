@@ -33,19 +33,11 @@ asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
                                              const Address& address, const sync::Options& options,
                                              const wire::ChannelLimits& limits, Live* live) {
   Millis started = steady_millis();
-  std::unique_ptr<Stream> stream;
-  std::string error;
-  try {
-    stream = co_await connect(address);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
+  auto stream = co_await dial(address);
   if (!stream) {
-    auto e =
-        make_error(Code::failure, fmt::format("cannot reach {}: {}", to_string(address), error));
     if (target.peer)
-      (void)store.record_sync_attempt(id_of(*target.peer), now_millis(), e.message, 0);
-    co_return e;
+      (void)store.record_sync_attempt(id_of(*target.peer), now_millis(), stream.error().message, 0);
+    co_return std::move(stream).error();
   }
   wire::HandshakeConfig hc;
   hc.role = wire::Role::initiator;
@@ -54,7 +46,7 @@ asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
   wire::Channel channel(std::move(hc), limits, steady_millis());
   SyncConversation conversation(store, options, sync::Session::Role::initiator);
   if (live) live->push_back(&conversation);
-  auto r = co_await run_session(*stream, channel, conversation);
+  auto r = co_await run_session(**stream, channel, conversation);
   if (live) std::erase(*live, &conversation);
   if (r && conversation.error()) r = *conversation.error();
   if (r && !conversation.complete())

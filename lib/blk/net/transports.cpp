@@ -37,6 +37,16 @@ asio::awaitable<std::unique_ptr<Stream>> connect(const Address& a) {
   throw std::logic_error("unknown address kind");
 }
 
+asio::awaitable<Result<std::unique_ptr<Stream>>> dial(const Address& a) {
+  std::string error;
+  try {
+    co_return co_await connect(a);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  co_return make_error(Code::failure, fmt::format("cannot reach {}: {}", to_string(a), error));
+}
+
 std::unique_ptr<Listener> listen(const Executor& ex, const Address& a) {
   switch (a.kind) {
     case Address::Kind::tcp:
