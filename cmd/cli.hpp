@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ struct Context {
     if (!p) return std::move(p).error();
     return open_store(*p);
   }
+  // For local writes: the store, checking writes against the manifest's
+  // owner-only types (output.cpp).
+  Result<std::unique_ptr<Store>> open_for_write() const;
 };
 
 // Registers one subcommand on `app`. Each lives in its own file in cmd/.
@@ -50,6 +54,11 @@ void add_serve(CLI::App& app, Context& ctx);
 void add_ping(CLI::App& app, Context& ctx);
 void add_sync(CLI::App& app, Context& ctx);
 void add_status(CLI::App& app, Context& ctx);
+void add_merge_plugin(CLI::App& app, Context& ctx);
+
+// A whole file ("-": stdin) as a blob: Code::invalid_input if it cannot be
+// read or is over kMaxBlobBytes (put.cpp).
+Result<std::string> read_blob(const std::string& file);
 
 // Prints the completions for `words` (the command line after `blk`, the
 // last word being completed); main calls it for `blk __complete WORD...`,
@@ -69,6 +78,18 @@ bool out_closed();
 template <class... Args>
 void note(const Context& ctx, fmt::format_string<Args...> f, Args&&... args) {
   if (!ctx.quiet) fmt::print(stderr, "blk: {}\n", fmt::format(f, std::forward<Args>(args)...));
+}
+
+// A number option's text (--schema, log --since): decimal digits only, from
+// 0 to `max`. CLI11 would take "" as 0, a number too large as the largest
+// one, and 0x10 as 16. Code::usage, saying `what` the option takes, if not.
+inline Result<std::uint64_t> parse_number(std::string_view text, std::uint64_t max,
+                                          std::string_view what) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value > max)
+    return make_error(Code::usage, fmt::format("{} from 0 to {}, not '{}'", what, max, text));
+  return value;
 }
 
 }  // namespace blk::cli

@@ -1,4 +1,6 @@
 // blk import: blocks from JSON lines, in one transaction.
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -10,12 +12,19 @@ namespace blk::cli {
 namespace import_cmd {
 
 Result<void> run(Context& ctx, const std::string& file) {
-  auto store = ctx.open();
+  auto store = ctx.open_for_write();
   if (!store) return std::move(store).error();
   std::FILE* in = file == "-" ? stdin : std::fopen(file.c_str(), "rb");
   if (!in)
     return make_error(Code::invalid_input,
                       fmt::format("cannot open {}: {}", file, std::strerror(errno)));
+  // A directory opens, then fails the first read: say so, as put does.
+  struct stat st;
+  if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (in != stdin) std::fclose(in);
+    return make_error(Code::invalid_input,
+                      fmt::format("cannot read {}: {}", file, std::strerror(EISDIR)));
+  }
   auto summary = import_json_lines(**store, in);
   if (in != stdin) std::fclose(in);
   if (!summary) return std::move(summary).error();

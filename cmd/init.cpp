@@ -17,10 +17,10 @@ std::string default_machine_name() {
   return name;
 }
 
-Result<void> run(Context& ctx, const std::string& name_flag) {
+Result<void> run(Context& ctx, const std::optional<std::string>& name_flag) {
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
-  std::string name = name_flag.empty() ? default_machine_name() : name_flag;
+  std::string name = name_flag ? *name_flag : default_machine_name();
   BLK_TRY(validate_name("machine name", name));
   auto id = init_store(*paths, name);
   if (!id) return std::move(id).error();
@@ -41,7 +41,7 @@ Result<void> run(Context& ctx, const std::string& name_flag) {
 void add_init(CLI::App& app, Context& ctx) {
   using namespace init_cmd;
   auto* cmd = app.add_subcommand("init", "Create a store: database, machine key pair, manifest");
-  auto name = std::make_shared<std::string>();
+  auto name = std::make_shared<std::optional<std::string>>();
   cmd->add_option("--name", *name, "This machine's name in manifests (default: the host name)")
       ->type_name("NAME");
   cmd->footer(

@@ -12,7 +12,7 @@ namespace blk::cli {
 namespace log_cmd {
 
 struct Options {
-  std::int64_t since = 0;
+  std::string since = "0";  // checked by parse_number
   bool follow = false;
   bool blobs = false;
 };
@@ -25,10 +25,11 @@ bool reader_gone() {
 }
 
 Result<void> run(Context& ctx, const Options& o) {
-  if (o.since < 0) return make_error(Code::usage, "--since takes a sequence number, 0 or more");
+  auto since = parse_number(o.since, INT64_MAX, "--since takes a sequence number");
+  if (!since) return std::move(since).error();
   auto store = ctx.open();
   if (!store) return std::move(store).error();
-  std::int64_t last = o.since;
+  auto last = static_cast<std::int64_t>(*since);
   std::string line;
   for (;;) {
     BLK_TRY((*store)->scan_changes(last, [&](const Block& b) {

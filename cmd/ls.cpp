@@ -1,5 +1,6 @@
 // blk ls: list blocks, one per line.
 #include "blk/block_json.hpp"
+#include "blk/encoding.hpp"
 #include "blk/time_text.hpp"
 #include "cli.hpp"
 
@@ -10,7 +11,29 @@ struct Options {
   std::optional<std::string> type;
   std::optional<std::string> since;
   bool deleted = false;
+  bool held = false;
 };
+
+// --held: the versions kept aside because no plugin could merge them.
+Result<void> run_held(Context& ctx, Store& store, const Options& o) {
+  std::string line;
+  return store.scan_held([&](const HeldVersion& h) {
+    if (o.type && h.block.type != *o.type) return true;
+    line.clear();
+    if (ctx.json) {
+      append_block_json(line, h.block, BlobField::size);
+      line.pop_back();  // the closing brace: two fields more
+      line += ",\"reason\":";
+      append_json_string(line, h.reason);
+      line += fmt::format(",\"held_at\":{}}}", h.held_at);
+    } else {
+      line = fmt::format("{}\t{}\t{}\t{}\t{}", h.block.id, h.block.type, h.block.schema,
+                         format_time(h.block.modified_at), h.reason);
+    }
+    line += '\n';
+    return out(line);
+  });
+}
 
 Result<void> run(Context& ctx, const Options& o) {
   ScanFilter filter;
@@ -26,6 +49,7 @@ Result<void> run(Context& ctx, const Options& o) {
   filter.include_deleted = o.deleted;
   auto store = ctx.open();
   if (!store) return std::move(store).error();
+  if (o.held) return run_held(ctx, **store, o);
   std::string line;
   return (*store)->scan(filter, [&](const Block& b) {
     line.clear();
@@ -53,9 +77,14 @@ void add_ls(CLI::App& app, Context& ctx) {
                   "milliseconds since 1970)")
       ->type_name("TIME");
   cmd->add_flag("--deleted", o->deleted, "Include deleted blocks (tombstones)");
+  cmd->add_flag("--held", o->held,
+                "List the held versions instead: concurrent versions no merge plugin could "
+                "merge, kept until one can");
   cmd->footer(
       "Columns: ID, TYPE, SIZE (bytes, or 'deleted'), MODIFIED (UTC), tab-separated,\n"
-      "in id order. --json: one object per line, as get --json but \"size\" for \"blob\".");
+      "in id order. --json: one object per line, as get --json but \"size\" for \"blob\".\n"
+      "With --held: ID, TYPE, SCHEMA, MODIFIED, REASON; --json adds \"reason\" and "
+      "\"held_at\".");
   cmd->callback([&ctx, o] { ctx.result = run(ctx, *o); });
 }
 

@@ -4,8 +4,10 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <string_view>
 
+#include "blk/plugins/worker.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -31,9 +33,27 @@ int exit_code(blk::Code code) {
   return static_cast<int>(code);
 }
 
+// An error is one line on stderr, whatever it quotes: a control character
+// from an argument or a file name (a newline in `blk get $'a\nb'`) is shown
+// as '?'.
+std::string one_line(std::string message) {
+  for (char& c : message)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
+  return message;
+}
+
+void print_error(const std::string& message) {
+  std::fprintf(stderr, "blk: error: %s\n", one_line(message).c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The merge worker (lib/blk/plugins/worker.hpp) is this same binary,
+  // started by blk itself; it is not a command for people.
+  if (argc == 2 && std::string_view(argv[1]) == "__merge-worker")
+    return blk::plugins::run_merge_worker(0);
+
   // A closed pipe shows up as EPIPE on write, handled where we write.
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -47,7 +67,7 @@ int main(int argc, char** argv) {
   for (auto add : {blk::cli::add_init, blk::cli::add_id, blk::cli::add_put, blk::cli::add_get,
                    blk::cli::add_ls, blk::cli::add_rm, blk::cli::add_import, blk::cli::add_export,
                    blk::cli::add_log, blk::cli::add_peer, blk::cli::add_serve, blk::cli::add_ping,
-                   blk::cli::add_sync, blk::cli::add_status})
+                   blk::cli::add_sync, blk::cli::add_status, blk::cli::add_merge_plugin})
     add(app, ctx);
 
   if (argc >= 2 && std::string_view(argv[1]) == "__complete") {
@@ -66,8 +86,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     auto rest = app.remaining();
     if (app.get_subcommands().empty() && !rest.empty() && rest.front()[0] != '-')
-      std::fprintf(stderr, "blk: error: '%s' is not a blk command (see 'blk --help')\n",
-                   rest.front().c_str());
+      print_error("'" + rest.front() + "' is not a blk command (see 'blk --help')");
     else {
       // Point at the help of the command that was being parsed.
       std::string help = "blk";
@@ -75,21 +94,21 @@ int main(int argc, char** argv) {
         sub = sub->get_subcommands().front();
         help += " " + sub->get_name();
       }
-      std::fprintf(stderr, "blk: error: %s (see '%s --help')\n", e.what(), help.c_str());
+      print_error(std::string(e.what()) + " (see '" + help + " --help')");
     }
     return exit_code(blk::Code::usage);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "blk: error: internal: %s\n", e.what());
+    print_error(std::string("internal: ") + e.what());
     return exit_code(blk::Code::failure);
   }
 
   auto flushed = blk::cli::flush_out();
   if (!ctx.result) {
-    std::fprintf(stderr, "blk: error: %s\n", ctx.result.error().message.c_str());
+    print_error(ctx.result.error().message);
     return exit_code(ctx.result.error().code);
   }
   if (!flushed) {
-    std::fprintf(stderr, "blk: error: %s\n", flushed.error().message.c_str());
+    print_error(flushed.error().message);
     return exit_code(flushed.error().code);
   }
   return 0;

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "blk/manifest.hpp"
+#include "blk/permissions.hpp"
 #include "cli.hpp"
 
 namespace blk::cli {
@@ -29,6 +31,23 @@ Result<void> flush_out() {
 
 bool out_closed() {
   return write_errno != 0;
+}
+
+}  // namespace blk::cli
+
+namespace blk::cli {
+
+Result<std::unique_ptr<Store>> Context::open_for_write() const {
+  auto p = paths();
+  if (!p) return std::move(p).error();
+  auto store = open_store(*p);
+  if (!store) return store;
+  // A manifest that cannot be read restricts nothing here: sync, which
+  // needs it, reports it.
+  auto manifest = load_manifest(p->manifest());
+  auto self = (*store)->identity();
+  if (manifest && self) apply_write_policy(**store, *manifest, self->machine_id);
+  return store;
 }
 
 }  // namespace blk::cli

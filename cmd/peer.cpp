@@ -30,7 +30,9 @@ Result<void> run_add(Context& ctx, const AddOptions& o) {
   BLK_TRY(validate_name("peer name", o.name));
   auto key = parse_public_key(o.key);
   if (!key) return std::move(key).error();
-  Peer peer{o.name, *key, {}, o.read_only ? Role::read_only : Role::read_write, 0};
+  Peer peer{.name = o.name,
+            .public_key = *key,
+            .role = o.read_only ? Role::read_only : Role::read_write};
   for (const auto& text : o.addresses) {
     auto address = parse_address(text);
     if (!address) return std::move(address).error();
@@ -82,6 +84,7 @@ Result<void> run_ls(Context& ctx) {
 }
 
 Result<void> run_rm(Context& ctx, const std::string& name) {
+  BLK_TRY(validate_name("peer name", name));
   auto path = manifest_path(ctx);
   if (!path) return std::move(path).error();
   BLK_TRY(edit_manifest_file(

@@ -7,14 +7,6 @@
 #include "cli.hpp"
 
 namespace blk::cli {
-namespace put_cmd {
-
-struct Options {
-  std::string type;
-  std::string id;
-  std::uint32_t schema = 0;
-  std::string file = "-";
-};
 
 // Reads the whole input, refusing more than kMaxBlobBytes without reading
 // (or holding) much beyond it.
@@ -43,21 +35,36 @@ Result<std::string> read_blob(const std::string& file) {
   return blob;
 }
 
+namespace put_cmd {
+
+struct Options {
+  std::string type;
+  std::optional<std::string> id;      // --id; an empty one is refused, not a new id
+  std::optional<std::string> schema;  // --schema, checked by parse_number
+  std::string file = "-";
+};
+
 Result<void> run(Context& ctx, Options& o) {
   // Check the arguments before reading a possibly large input.
-  if (!o.id.empty()) BLK_TRY(validate_name("id", o.id));
+  if (o.id) BLK_TRY(validate_name("id", *o.id));
   BLK_TRY(validate_name("type", o.type));
-  auto store = ctx.open();
+  std::uint32_t schema = 0;
+  if (o.schema) {
+    auto n = parse_number(*o.schema, UINT32_MAX, "--schema takes a number");
+    if (!n) return std::move(n).error();
+    schema = static_cast<std::uint32_t>(*n);
+  }
+  auto store = ctx.open_for_write();
   if (!store) return std::move(store).error();
   auto blob = read_blob(o.file);
   if (!blob) return std::move(blob).error();
   auto tx = (*store)->begin();
   if (!tx) return std::move(tx).error();
   BlockWrite write;
-  write.id = o.id;
+  write.id = o.id.value_or("");
   write.type = o.type;
   write.blob = std::move(*blob);
-  write.schema = o.schema;
+  write.schema = schema;
   auto id = (*tx)->put(std::move(write));
   if (!id) return std::move(id).error();
   BLK_TRY((*tx)->commit());

@@ -6,7 +6,7 @@ namespace rm_cmd {
 
 Result<void> run(Context& ctx, const std::vector<std::string>& ids) {
   for (const auto& id : ids) BLK_TRY(validate_name("id", id));
-  auto store = ctx.open();
+  auto store = ctx.open_for_write();
   if (!store) return std::move(store).error();
   auto tx = (*store)->begin();
   if (!tx) return std::move(tx).error();

@@ -12,16 +12,18 @@ struct Row {
   std::string name;  // manifest name, or the machine id if no longer listed
   PeerState state;
   std::int64_t unsent = 0;  // our changes the peer has not said it holds
+  std::int64_t held = 0;    // versions it sent that are held here
 };
 
 Result<void> run(Context& ctx) {
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
   // Only the store and the manifest: status never needs the secret key.
-  auto manifest = load_manifest(paths->manifest());
-  if (!manifest) return std::move(manifest).error();
+  // The store first: no store (exit code 10) is not a missing manifest.
   auto store = open_store(*paths);
   if (!store) return std::move(store).error();
+  auto manifest = load_manifest(paths->manifest());
+  if (!manifest) return std::move(manifest).error();
   auto states = (*store)->peer_states();
   if (!states) return std::move(states).error();
 
@@ -41,12 +43,15 @@ Result<void> run(Context& ctx) {
   for (const auto& s : *states) {
     bool listed = false;
     for (const auto& r : rows) listed = listed || r.state.machine_id == s.machine_id;
-    if (!listed) rows.push_back(Row{s.machine_id, s, 0});
+    if (!listed) rows.push_back(Row{s.machine_id, s, 0, 0});
   }
   for (auto& row : rows) {
     auto n = (*store)->count_changes_after(row.state.peer_has, row.state.machine_id);
     if (!n) return std::move(n).error();
     row.unsent = *n;
+    auto held = (*store)->count_held(row.state.machine_id);
+    if (!held) return std::move(held).error();
+    row.held = *held;
   }
 
   for (const auto& row : rows) {
@@ -62,14 +67,16 @@ Result<void> run(Context& ctx) {
         line += "null";
       else
         append_json_string(line, s.last_error);
-      line += fmt::format(",\"unsent\":{},\"held\":0,\"cursor\":{}}}\n", row.unsent, s.cursor);
+      line += fmt::format(",\"unsent\":{},\"held\":{},\"cursor\":{}}}\n", row.unsent, row.held,
+                          s.cursor);
     } else {
       std::string last = s.last_ok ? format_time(*s.last_ok) : "never";
       std::string how = !s.last_attempt ? "never synced"
                         : s.last_error.empty()
                             ? "ok"
                             : "failed " + format_time(*s.last_attempt) + ": " + s.last_error;
-      line = fmt::format("{}\t{}\t{} unsent\t{}\n", row.name, last, row.unsent, how);
+      line = fmt::format("{}\t{}\t{} unsent{}\t{}\n", row.name, last, row.unsent,
+                         row.held ? fmt::format(", {} held", row.held) : "", how);
     }
     if (!out(line)) break;
   }
@@ -83,7 +90,8 @@ void add_status(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("status", "Per peer: last successful sync, last error, unsent");
   cmd->footer(
       "One line per peer: NAME, LAST_OK (or never), N unsent (our changes the peer has\n"
-      "not confirmed), and ok / never synced / failed TIME: ERROR — tab-separated.\n"
+      "not confirmed; ', M held' if versions it sent are held: blk ls --held), and\n"
+      "ok / never synced / failed TIME: ERROR — tab-separated.\n"
       "--json: {peer, machine_id, last_ok, last_attempt (ms), error, unsent, held, cursor}.\n"
       "'unsent' counts from what the peer said it held at the last sync.");
   cmd->callback([&ctx] { ctx.result = run(ctx); });

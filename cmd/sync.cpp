@@ -4,6 +4,7 @@
 #include "blk/encoding.hpp"
 #include "blk/machine.hpp"
 #include "blk/net/sync_client.hpp"
+#include "blk/permissions.hpp"
 #include "cli.hpp"
 
 namespace blk::cli {
@@ -76,6 +77,7 @@ Result<void> run(Context& ctx, const Options& o) {
   if (!targets) return std::move(targets).error();
   auto store = open_store(*paths);
   if (!store) return std::move(store).error();
+  apply_write_policy(**store, machine->manifest, machine->identity.machine_id);
 
   sync::Options options;
   options.full = o.full;

@@ -30,6 +30,7 @@ bool get_varint(std::string_view& in, std::uint64_t& v) {
     if (in.empty()) return false;
     auto byte = static_cast<unsigned char>(in.front());
     in.remove_prefix(1);
+    if (shift == 63 && byte > 1) return false;  // more than 64 bits, as sync::Reader
     v |= std::uint64_t{byte & 0x7fu} << shift;
     if (!(byte & 0x80)) return true;
   }

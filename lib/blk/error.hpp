@@ -22,6 +22,7 @@ enum class Code : int {
   store_unusable = 12,  // corrupt, not a blk store, or made by a newer blk
   store_readonly = 13,  // the store cannot be written (permissions, read-only fs)
   store_exists = 14,    // `init` refused to overwrite an existing store
+  not_permitted = 15,   // the manifest does not let this machine write that block
 };
 
 struct Error {

@@ -35,8 +35,10 @@ Result<void> write_secret_key(const std::string& path, const KeyPair& keys) {
   if (fd < 0) {
     int err = errno;
     sodium_memzero(text.data(), text.size());
-    return make_error(err == EEXIST ? Code::store_exists : Code::failure,
-                      fmt::format("cannot create {}: {}", path, std::strerror(err)));
+    Code code = err == EEXIST                   ? Code::store_exists
+                : err == EROFS || err == EACCES ? Code::store_readonly
+                                                : Code::failure;
+    return make_error(code, fmt::format("cannot create {}: {}", path, std::strerror(err)));
   }
   bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ok = fsync(fd) == 0 && ok;

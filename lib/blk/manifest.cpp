@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 #include "blk/block.hpp"
 #include "blk/encoding.hpp"
@@ -82,8 +84,40 @@ class Reader {
     return {};
   }
 
+  // An optional array of block types, as ["task", "note"].
+  Result<std::vector<std::string>> types(const toml::table& t, std::string_view key,
+                                         std::string_view label) const {
+    std::vector<std::string> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a)
+      return error(line_of(*n), fmt::format("{}: {} must be an array of block types, "
+                                            "as [\"task\", \"note\"]",
+                                            label, key));
+    for (const toml::node& item : *a) {
+      auto type_ok = item.is_string() ? validate_name("type", item.as_string()->get())
+                                      : make_error(Code::usage, "must hold only strings");
+      if (!type_ok)
+        return error(line_of(item), fmt::format("{}: {}: {}", label, key, type_ok.error().message));
+      out.push_back(item.as_string()->get());
+    }
+    return out;
+  }
+
+  // An optional string that must be a valid name (a user's); "" if absent.
+  Result<std::string> name_value(const toml::table& t, std::string_view key,
+                                 std::string_view label) const {
+    auto v = string(t, key, label);
+    if (!v) return std::move(v).error();
+    if (!*v) return std::string();
+    auto valid = validate_name(key, **v);
+    if (!valid) return error(line_of(*t.get(key)), fmt::format("{}: {}", label, valid.error().message));
+    return **v;
+  }
+
   Result<void> machine(const toml::table& t, Manifest& m) const {
-    BLK_TRY(only(t, {"name", "listen", "sync_priority"}, "[machine]"));
+    BLK_TRY(only(t, {"name", "listen", "sync_priority", "user"}, "[machine]"));
     auto name = string(t, "name", "[machine]");
     if (!name) return std::move(name).error();
     if (!*name) return error(line_of(t), "[machine]: missing name");
@@ -93,26 +127,18 @@ class Reader {
     auto listen = addresses(t, "listen", "[machine]", parse_listen_address);
     if (!listen) return std::move(listen).error();
     m.listen = std::move(*listen);
-    if (const toml::node* n = t.get("sync_priority")) {
-      const toml::array* a = n->as_array();
-      if (!a)
-        return error(line_of(*n),
-                     "[machine]: sync_priority must be an array of block types, "
-                     "as [\"task\", \"note\"]");
-      for (const toml::node& item : *a) {
-        auto type_ok = item.is_string() ? validate_name("type", item.as_string()->get())
-                                        : make_error(Code::usage, "must hold only strings");
-        if (!type_ok)
-          return error(line_of(item), "[machine]: sync_priority: " + type_ok.error().message);
-        m.sync_priority.push_back(item.as_string()->get());
-      }
-    }
+    auto priority = types(t, "sync_priority", "[machine]");
+    if (!priority) return std::move(priority).error();
+    m.sync_priority = std::move(*priority);
+    auto user = name_value(t, "user", "[machine]");
+    if (!user) return std::move(user).error();
+    m.user = std::move(*user);
     return {};
   }
 
   Result<void> peer(const toml::table& t, std::size_t index, Manifest& m) const {
     std::string label = fmt::format("peer #{}", index + 1);
-    BLK_TRY(only(t, {"name", "key", "address", "role"}, label));
+    BLK_TRY(only(t, {"name", "key", "address", "role", "user", "write_types"}, label));
     Peer p;
     p.line = line_of(t);
     auto name = string(t, "name", label);
@@ -139,6 +165,14 @@ class Reader {
       return error(line_of(*t.get("role")),
                    fmt::format("{}: role must be \"read-write\" or \"read-only\", not \"{}\"",
                                label, **role));
+    auto user = name_value(t, "user", label);
+    if (!user) return std::move(user).error();
+    p.user = std::move(*user);
+    if (t.get("write_types")) {
+      auto wt = types(t, "write_types", label);
+      if (!wt) return std::move(wt).error();
+      p.write_types = std::move(*wt);
+    }
 
     if (p.name == m.machine_name) return error(p.line, label + ": name is this machine's own name");
     if (const Peer* other = find_peer(m, p.name))
@@ -162,11 +196,18 @@ class Reader {
     BLK_TRY(machine(*machine_node->as_table(), m));
     for (auto&& [key, node] : doc) {
       if (key.str() == "machine") continue;
+      if (key.str() == "types" && node.is_table()) {
+        BLK_TRY(only(*node.as_table(), {"owner_only"}, "[types]"));
+        auto owner_only = types(*node.as_table(), "owner_only", "[types]");
+        if (!owner_only) return std::move(owner_only).error();
+        m.owner_only = std::move(*owner_only);
+        continue;
+      }
       if (key.str() != "peer") {
         std::string what = node.is_table()             ? fmt::format("table [{}]", key.str())
                            : node.is_array_of_tables() ? fmt::format("table [[{}]]", key.str())
                                                        : fmt::format("key '{}'", key.str());
-        return error(line_of(node), "unknown " + what + " (known: [machine], [[peer]])");
+        return error(line_of(node), "unknown " + what + " (known: [machine], [types], [[peer]])");
       }
       if (!node.is_array_of_tables())
         return error(line_of(node), "peer must be written as [[peer]] tables");
@@ -229,7 +270,7 @@ std::string toml_string(std::string_view s) {
 
 bool same_peer(const Peer& a, const Peer& b) {
   return a.name == b.name && a.public_key == b.public_key && a.addresses == b.addresses &&
-         a.role == b.role;
+         a.role == b.role && a.user == b.user && a.write_types == b.write_types;
 }
 
 Error io_error(std::string_view what, const std::string& path, int err) {
@@ -460,7 +501,17 @@ Result<void> edit_manifest_file(const std::string& path,
     int fd;
     ~Closer() { close(fd); }
   } closer{dir_fd};
-  if (flock(dir_fd, LOCK_EX) != 0) return io_error("lock", dir, errno);
+  // Wait for another edit as a write waits for the database (10 s), not
+  // forever: a process that holds the lock longer gets exit code 11.
+  for (int waited_ms = 0; flock(dir_fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 20) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return io_error("lock", dir, errno);
+    if (waited_ms >= 10000)
+      return make_error(Code::store_locked,
+                        fmt::format("store is locked by another process: {} (a manifest edit "
+                                    "waited 10 s for its lock)",
+                                    dir));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   auto text = read_file(target);
   if (!text) return std::move(text).error();
   auto edited = edit(*text);

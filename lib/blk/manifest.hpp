@@ -14,12 +14,18 @@
 //   key = "base64 ed25519 public key"
 //   address = ["tcp://192.168.1.20:7420"]
 //   role = "read-write"
+//   user = "alice"                # whose machine it is (owner-only types)
+//   write_types = ["task"]        # the only types it may write
+//
+//   [types]
+//   owner_only = ["budget"]       # only the creating user's machines write these
 #pragma once
 
 #include <sodium.h>
 
 #include <array>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +46,9 @@ struct Peer {
   PublicKey public_key{};          // unique in the manifest
   std::vector<Address> addresses;  // where to dial it; empty: it only dials us
   Role role = Role::read_write;
+  std::string user;  // "" if not given
+  // The block types it may write; std::nullopt: any type.
+  std::optional<std::vector<std::string>> write_types;
   int line = 0;  // its [[peer]] header's line, for messages; 0 if unknown
 };
 
@@ -48,6 +57,9 @@ struct Manifest {
   std::vector<Address> listen;  // tcp:// and ws:// only; port 0 = any free port
   // Block types sync sends first, in this order; other types follow.
   std::vector<std::string> sync_priority;
+  std::string user;  // whose machine this is; "" if not given
+  // Types whose blocks only machines of the user who created them may change.
+  std::vector<std::string> owner_only;
   std::vector<Peer> peers;  // in file order
 };
 

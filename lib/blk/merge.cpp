@@ -71,7 +71,19 @@ Block merge_lww(const Block& a, const Block& b) {
   return out;
 }
 
-Decision decide(const std::optional<Block>& local, const Block& remote, Millis now) {
+Block merged_version(const Block& a, const Block& b, std::string blob, std::uint32_t schema) {
+  Block out = b;
+  out.blob = std::move(blob);
+  out.schema = schema;
+  out.created_at = std::min(a.created_at, b.created_at);
+  out.versions = max_versions(a.versions, b.versions);
+  out.version_hash = compute_version_hash(out);
+  out.seq = 0;
+  return out;
+}
+
+Decision decide(const std::optional<Block>& local, const Block& remote, Millis now,
+                Merger* merger) {
   if (too_far_ahead(remote.modified_at, now)) return {ApplyOutcome::refused_future, std::nullopt};
   if (!local) return {ApplyOutcome::inserted, remote};
   if (local->version_hash == remote.version_hash) return {ApplyOutcome::already_have, std::nullopt};
@@ -84,10 +96,27 @@ Decision decide(const std::optional<Block>& local, const Block& remote, Millis n
     case Causality::concurrent:  // restored from a backup): merge all the same
       break;
   }
+  MergeAttempt attempt;
+  if (merger && !local->deleted() && !remote.deleted()) {
+    bool remote_wins = wins_lww(remote, *local);
+    const Block& a = remote_wins ? *local : remote;
+    const Block& b = remote_wins ? remote : *local;
+    attempt = merger->merge(a, b);
+    if (attempt.kind == MergeAttempt::Kind::hold)
+      return {ApplyOutcome::held, std::nullopt, std::move(attempt)};
+    if (attempt.kind == MergeAttempt::Kind::merged) {
+      Block merged = merged_version(a, b, std::move(attempt.blob), attempt.schema);
+      attempt.blob.clear();
+      if (merged.version_hash == local->version_hash)
+        return {ApplyOutcome::already_have, std::nullopt, std::move(attempt)};
+      return {ApplyOutcome::merged, std::move(merged), std::move(attempt)};
+    }
+  }
   Block merged = merge_lww(*local, remote);
   // Ours won with nothing new to add (equal vectors): we already hold it.
-  if (merged.version_hash == local->version_hash) return {ApplyOutcome::already_have, std::nullopt};
-  return {ApplyOutcome::merged, std::move(merged)};
+  if (merged.version_hash == local->version_hash)
+    return {ApplyOutcome::already_have, std::nullopt, std::move(attempt)};
+  return {ApplyOutcome::merged, std::move(merged), std::move(attempt)};
 }
 
 Result<void> validate_remote_version(const Block& r) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "blk/block.hpp"
 #include "blk/error.hpp"
@@ -51,16 +52,52 @@ enum class ApplyOutcome {
   already_have,    // ours is the same version
   ignored_older,   // ours dominates it: nothing to do
   refused_future,  // its modified_at is too far ahead of our clock
+  held,            // concurrent, and its type's plugin could not merge it:
+                   // kept aside (not applied, not lost) until one can
+  denied,          // the manifest does not let its writer write it
 };
+
+// How a merge plugin's attempt at two concurrent versions came out.
+struct MergeAttempt {
+  enum class Kind {
+    lww,     // no plugin for the type: last-write-wins
+    merged,  // `blob` and `schema` are the merged blob
+    hold,    // the plugin cannot merge these (or failed): keep both
+  };
+  Kind kind = Kind::lww;
+  std::string blob;
+  std::uint32_t schema = 0;
+  std::string plugin;  // the plugin that merged, or could not
+  std::string reason;  // hold: why, for `blk ls --held` and warnings
+  bool failed = false;  // hold because the plugin crashed, hung or erred
+};
+
+// What merges concurrent versions by type: the installed merge plugins
+// (plugins/host.hpp). `a` and `b` are live versions of the same block in
+// canonical order: `b` wins last-write-wins over `a`.
+class Merger {
+ public:
+  virtual ~Merger() = default;
+  virtual MergeAttempt merge(const Block& a, const Block& b) = 0;
+};
+
+// The version a plugin's merged blob makes: b's metadata (it won
+// last-write-wins, so every machine picks the same writer), the earlier
+// created_at, the pointwise-max vector, and a recomputed hash.
+Block merged_version(const Block& a, const Block& b, std::string blob, std::uint32_t schema);
 
 // What to do with `remote` given our current version of the same id (none if
 // the block is new here), at our time `now`. `remote` must have passed
 // validate_remote_version.
+// Concurrent live versions go to `merger` when given (else, and for
+// tombstones, last-write-wins).
 struct Decision {
   ApplyOutcome outcome;
   std::optional<Block> write;  // what to store: for inserted, fast_forward, merged
+  MergeAttempt attempt;        // what the merger did, if it was asked
 };
-Decision decide(const std::optional<Block>& local, const Block& remote, Millis now);
+Decision decide(const std::optional<Block>& local, const Block& remote, Millis now,
+                Merger* merger = nullptr);
 
 // Checks a version from a peer before anything uses it: id and type names,
 // blob size, times (created_at <= modified_at, deleted_at <= modified_at, a

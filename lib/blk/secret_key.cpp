@@ -36,7 +36,8 @@ Result<KeyPair> load_secret_key(const std::string& path, std::string_view expect
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    return make_error(Code::failure, fmt::format("the secret key {} is not a regular file", path));
+    return make_error(Code::store_unusable,
+                      fmt::format("the secret key {} is not a regular file", path));
   }
   if ((st.st_mode & 077) != 0) {
     close(fd);

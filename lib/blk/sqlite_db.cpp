@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 namespace blk::sqlite {
 
@@ -20,6 +23,35 @@ Db::~Db() {
   sqlite3_close_v2(db_);
 }
 
+namespace {
+
+// A store on a read-only file system whose WAL is gone (copied without it,
+// or checkpointed by the sqlite3 shell on close) cannot be read the usual
+// way: SQLite would first create blk.db-wal. Nothing can change such a file,
+// so it is opened immutable. (Not for a file that is only not writable by
+// us: its owner may be writing it.)
+bool readonly_fs_without_wal(const std::string& path) {
+  struct statvfs fs;
+  struct stat st;
+  return statvfs(path.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) &&
+         stat((path + "-wal").c_str(), &st) != 0;
+}
+
+std::string immutable_uri(const std::string& path) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+  std::string uri = "file:";
+  for (char c : ec ? path : abs) {
+    if (c == '%' || c == '?' || c == '#')
+      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    else
+      uri += c;
+  }
+  return uri + "?immutable=1";
+}
+
+}  // namespace
+
 Result<Db> Db::open(const std::string& path, bool create, int busy_timeout_ms) {
   Db db;
   db.path_ = path;
@@ -27,6 +59,15 @@ Result<Db> Db::open(const std::string& path, bool create, int busy_timeout_ms) {
   if (create) flags |= SQLITE_OPEN_CREATE;
   int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
   if (rc != SQLITE_OK) return db.error(rc, "opening the store");
+  if (!create && sqlite3_db_readonly(db.db_, "main") == 1 && readonly_fs_without_wal(path)) {
+    sqlite3_close_v2(db.db_);
+    db.db_ = nullptr;
+    rc = sqlite3_open_v2(
+        immutable_uri(path).c_str(), &db.db_,
+        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+        nullptr);
+    if (rc != SQLITE_OK) return db.error(rc, "opening the store");
+  }
   sqlite3_busy_timeout(db.db_, busy_timeout_ms);
   // No checkpoint when the last connection closes: the WAL stays (commits in
   // it are as durable as in the database), and short-lived commands such as
@@ -39,6 +80,16 @@ Result<Db> Db::open(const std::string& path, bool create, int busy_timeout_ms) {
 Result<void> Db::exec(const char* sql) {
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return error(rc, sql);
+  return {};
+}
+
+Result<void> Db::check_not_moved() const {
+  int moved = 0;
+  // One stat of the path, compared with the open file's inode.
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+    return make_error(
+        Code::no_store,
+        fmt::format("store was removed or moved while blk wrote to it: {} is gone", path_));
   return {};
 }
 

@@ -29,6 +29,11 @@ class Db {
   // Runs SQL with no results (pragmas, DDL, BEGIN/COMMIT).
   Result<void> exec(const char* sql);
 
+  // An error (Code::no_store) if the database file was removed, renamed or
+  // replaced since it was opened: what is written through this connection
+  // then lands in a file that no store path leads to.
+  Result<void> check_not_moved() const;
+
   // The error for a failed call: maps rc to a Code and names the file.
   Error error(int rc, std::string_view doing) const;
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "blk/sqlite_db.hpp"
+#include "blk/sqlite_merge_state.hpp"
 
 namespace blk {
 
@@ -48,7 +49,7 @@ CREATE TABLE blocks (
 );
 CREATE INDEX blocks_by_type ON blocks(type, id);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-)sql" BLK_SYNC_PEERS_SQL;
+)sql" BLK_SYNC_PEERS_SQL BLK_MERGE_STATE_SQL;
 
 namespace {
 
@@ -129,9 +130,15 @@ class SqliteTransaction final : public Transaction {
   Result<void> set_cursor(std::string_view machine_id, std::string_view epoch, std::int64_t seq,
                           bool replace) override;
   Result<void> raise_seq_floor(std::int64_t floor) override;
+  Result<void> put_plugin(const PluginRecord& plugin) override;
+  Result<bool> remove_plugin(std::string_view name) override;
+  Result<RetryHeld> retry_held() override;
   Result<void> commit() override;
 
  private:
+  Result<void> check_local(const Block& b) const;
+  Result<void> record_received(std::int64_t seq, std::string_view from);
+  Result<void> drop_superseded_held(const Block& current);
   Result<void> write_local(Block& b, std::optional<std::int64_t> old_seq);
   Result<void> write_row(const Block& b, std::optional<std::int64_t> old_seq);
 
@@ -143,6 +150,9 @@ class SqliteTransaction final : public Transaction {
   // transaction (a row made in it vanishes if it rolls back, and so does this).
   std::string from_;
   std::int64_t from_rowid_ = -1;
+  // Whether the held table had rows when this transaction first looked:
+  // most stores hold nothing, and apply() should not pay to ask each time.
+  bool held_checked_ = false, any_held_ = false;
 };
 
 class SqliteStore final : public Store {
@@ -360,6 +370,24 @@ class SqliteStore final : public Store {
     clock_ = clock ? std::move(clock) : now_millis;
   }
 
+  void set_merger(std::shared_ptr<Merger> merger) override { merger_ = std::move(merger); }
+  void set_write_check(WriteCheck check) override { write_check_ = std::move(check); }
+
+  Result<std::vector<PluginRecord>> plugins() override {
+    if (schema_ < 3) return std::vector<PluginRecord>();
+    return merge_state::plugins(db_);
+  }
+
+  Result<void> scan_held(const std::function<bool(const HeldVersion&)>& visit) override {
+    if (schema_ < 3) return {};
+    return merge_state::scan_held(db_, {}, visit);
+  }
+
+  Result<std::int64_t> count_held(std::string_view from) override {
+    if (schema_ < 3) return std::int64_t{0};
+    return merge_state::count_held(db_, from);
+  }
+
   Result<StoreIdentity> identity() override {
     if (identity_) return *identity_;
     auto s = Stmt::prepare(db_, "SELECT key, value FROM meta");
@@ -478,6 +506,8 @@ class SqliteStore final : public Store {
   ScanStmt changes_[2][2], version_items_;
   std::map<std::string, std::int64_t, std::less<>> peer_rowids_;
   std::optional<StoreIdentity> identity_;
+  std::shared_ptr<Merger> merger_;
+  WriteCheck write_check_;
 };
 
 SqliteTransaction::~SqliteTransaction() {
@@ -542,9 +572,18 @@ Result<void> SqliteTransaction::remove(std::string_view id) {
 
 Result<ApplyOutcome> SqliteTransaction::apply(const Block& remote, std::string_view from) {
   BLK_TRY(validate_remote_version(remote));
+  if (store_.write_check_ && !store_.write_check_(remote).empty()) return ApplyOutcome::denied;
   auto local = store_.get(remote.id);
   if (!local) return std::move(local).error();
-  Decision d = decide(*local, remote, store_.clock_());
+  Decision d = decide(*local, remote, store_.clock_(), store_.merger_.get());
+  if (!d.attempt.plugin.empty() && store_.schema_ >= 3)
+    BLK_TRY(merge_state::record_merge(store_.db_, d.attempt.plugin, d.attempt.failed,
+                                      d.attempt.reason));
+  if (d.outcome == ApplyOutcome::held) {
+    if (store_.schema_ < 3) return make_error(Code::store_readonly, "store is read-only");
+    BLK_TRY(merge_state::hold(store_.db_, remote, from, d.attempt.reason, store_.clock_()));
+    return d.outcome;
+  }
   if (d.write) {
     // Kept as received (or as merged): vector, writer and hash. Only the seq
     // is ours.
@@ -552,23 +591,80 @@ Result<ApplyOutcome> SqliteTransaction::apply(const Block& remote, std::string_v
     BLK_TRY(write_row(*d.write, *local ? std::optional((*local)->seq) : std::nullopt));
     // Stored exactly as `from` sent it (a merge is a new version): `from`
     // has it already, so sync will not offer it back.
-    if (!from.empty() && d.outcome != ApplyOutcome::merged && store_.schema_ >= 2) {
-      if (from != from_) {
-        auto peer = store_.peer_rowid(from, true);
-        if (!peer) return std::move(peer).error();
-        from_ = from;
-        from_rowid_ = *peer;
-      }
-      auto s = store_.cached(store_.mark_received_, [] {
-        return "INSERT OR REPLACE INTO received (seq, peer) VALUES (?1, ?2)";
-      });
-      if (!s) return std::move(s).error();
-      (*s)->bind(1, d.write->seq);
-      (*s)->bind(2, from_rowid_);
-      BLK_TRY((*s)->run());
-    }
+    if (!from.empty() && d.outcome != ApplyOutcome::merged && store_.schema_ >= 2)
+      BLK_TRY(record_received(d.write->seq, from));
+    BLK_TRY(drop_superseded_held(*d.write));
   }
   return d.outcome;
+}
+
+Result<void> SqliteTransaction::record_received(std::int64_t seq, std::string_view from) {
+  if (from != from_) {
+    auto peer = store_.peer_rowid(from, true);
+    if (!peer) return std::move(peer).error();
+    from_ = from;
+    from_rowid_ = *peer;
+  }
+  auto s = store_.cached(store_.mark_received_, [] {
+    return "INSERT OR REPLACE INTO received (seq, peer) VALUES (?1, ?2)";
+  });
+  if (!s) return std::move(s).error();
+  (*s)->bind(1, seq);
+  (*s)->bind(2, from_rowid_);
+  return (*s)->run();
+}
+
+// A held version that what we now hold has seen (it dominates or equals
+// it) is merged into history: nothing is lost by letting it go.
+Result<void> SqliteTransaction::drop_superseded_held(const Block& current) {
+  if (store_.schema_ < 3) return {};
+  if (!held_checked_) {
+    auto n = merge_state::count_held(store_.db_);
+    if (!n) return std::move(n).error();
+    any_held_ = *n > 0;
+    held_checked_ = true;
+  }
+  if (!any_held_) return {};
+  std::vector<std::string> gone;
+  BLK_TRY(merge_state::scan_held(store_.db_, current.id, [&](const HeldVersion& h) {
+    auto c = compare_versions(h.block.versions, current.versions);
+    if (c == Causality::before || c == Causality::equal) gone.push_back(h.block.version_hash);
+    return true;
+  }));
+  for (const auto& hash : gone) BLK_TRY(merge_state::unhold(store_.db_, current.id, hash));
+  return {};
+}
+
+Result<void> SqliteTransaction::put_plugin(const PluginRecord& plugin) {
+  if (store_.schema_ < 3) return make_error(Code::store_readonly, "store is read-only");
+  return merge_state::put_plugin(store_.db_, plugin);
+}
+
+Result<bool> SqliteTransaction::remove_plugin(std::string_view name) {
+  if (store_.schema_ < 3) return false;
+  return merge_state::remove_plugin(store_.db_, name);
+}
+
+Result<RetryHeld> SqliteTransaction::retry_held() {
+  RetryHeld out;
+  if (store_.schema_ < 3) return out;
+  std::vector<HeldVersion> held;
+  BLK_TRY(merge_state::scan_held(store_.db_, {}, [&](const HeldVersion& h) {
+    held.push_back(h);
+    return true;
+  }));
+  for (auto& h : held) {
+    // Out of the table first: apply() holds it again if it still cannot
+    // be merged.
+    BLK_TRY(merge_state::unhold(store_.db_, h.block.id, h.block.version_hash));
+    auto outcome = apply(h.block, h.from);
+    if (!outcome) return std::move(outcome).error();
+    if (*outcome == ApplyOutcome::held)
+      ++out.held;
+    else
+      ++out.applied;
+  }
+  return out;
 }
 
 Result<void> SqliteTransaction::set_cursor(std::string_view machine_id, std::string_view epoch,
@@ -606,13 +702,21 @@ Result<void> SqliteTransaction::write_local(Block& b, std::optional<std::int64_t
   // Should a peer hand back a counter of ours above our seq (this store was
   // restored from an older copy), the seq skips past it: a local write must
   // dominate the version it replaces, or peers would ignore it as older.
+  const std::int64_t seq_before = seq_;
   std::uint64_t& mine = b.versions[identity_.machine_id];
   seq_ = std::max(seq_, static_cast<std::int64_t>(mine));
   b.seq = ++seq_;
   mine = static_cast<std::uint64_t>(b.seq);
   b.modified_by = identity_.machine_id;
   b.version_hash = compute_version_hash(b);
-  return write_row(b, old_seq);
+  if (store_.write_check_) {
+    if (auto why = store_.write_check_(b); !why.empty()) {
+      seq_ = seq_before;
+      return make_error(Code::not_permitted, fmt::format("cannot write '{}': {}", b.id, why));
+    }
+  }
+  BLK_TRY(write_row(b, old_seq));
+  return drop_superseded_held(b);
 }
 
 // The one place rows are written, for local and received versions alike.
@@ -650,7 +754,10 @@ Result<void> SqliteTransaction::write_row(const Block& b, std::optional<std::int
 Result<void> SqliteTransaction::commit() {
   BLK_TRY(store_.db_.exec("COMMIT"));
   done_ = true;
-  return {};
+  // A store folder removed mid-write (rm -rf during an import) does not stop
+  // SQLite: it commits into the open, nameless file. Report it rather than
+  // acknowledge a write that is in no store.
+  return store_.db_.check_not_moved();
 }
 
 Result<int> user_version(Db& db) {
@@ -674,6 +781,7 @@ Result<int> migrate(Db& db, int version) {
   auto now = user_version(db);
   Result<void> r = now ? Result<void>() : Result<void>(now.error());
   if (r && *now < 2) r = db.exec(BLK_SYNC_PEERS_SQL);
+  if (r && *now < 3) r = db.exec(BLK_MERGE_STATE_SQL);
   if (r) r = db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
   if (r) r = db.exec("COMMIT");
   if (!r) {

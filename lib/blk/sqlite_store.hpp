@@ -13,7 +13,7 @@ namespace blk {
 
 // The schema version this build reads and writes (PRAGMA user_version).
 // 1: blocks and meta. 2: adds sync_peers (sync's cursors and PeerState).
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // How long a writer waits for another process's lock before Code::store_locked.
 inline constexpr int kBusyTimeoutMs = 10'000;

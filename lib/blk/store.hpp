@@ -38,6 +38,44 @@ struct BlockWrite {
   std::optional<Millis> deleted_at;
 };
 
+// A merge plugin installed in the store (`blk merge-plugin add`).
+struct PluginType {
+  std::string type;
+  std::uint32_t max_schema = 0;  // the highest schema it understands
+};
+struct PluginRecord {
+  std::string name;  // unique in the store
+  std::string file;  // its copy, a file name in STORE/plugins/
+  std::vector<PluginType> types;
+  bool in_process = false;  // loaded into blk itself, not the worker
+  int failures = 0;         // merges failed in a row
+  std::string disabled;     // why it was disabled; empty while enabled
+};
+
+// A plugin is disabled after this many failed merges in a row (a crash, a
+// hang, garbage), until it is added again.
+inline constexpr int kPluginFailureLimit = 3;
+
+// A version kept aside, not applied and not lost: it was concurrent with
+// ours and its type's plugin could not merge the two (DESIGN.md §7).
+struct HeldVersion {
+  Block block;         // as the peer sent it (seq unused)
+  std::string reason;  // why it is held
+  Millis held_at = 0;
+  std::string from;  // the machine id of the peer that sent it
+};
+
+// What retry_held did.
+struct RetryHeld {
+  std::int64_t applied = 0;  // merged, or superseded by what we hold now
+  std::int64_t held = 0;     // still held
+};
+
+// Why the manifest does not let version `v` be written here (its writer is
+// read-only, may not write its type, or it is another user's block);
+// empty if it may. See permissions.hpp.
+using WriteCheck = std::function<std::string(const Block& v)>;
+
 // A write transaction. Nothing it does is visible to others, or durable,
 // until commit() returns ok; destroying it uncommitted rolls everything back.
 class Transaction {
@@ -81,6 +119,13 @@ class Transaction {
   // changes they hold already). Never lowers it.
   virtual Result<void> raise_seq_floor(std::int64_t floor) = 0;
 
+  // Installs (or replaces, clearing its failures) a merge plugin's record,
+  // and removes one: false if there was no such plugin.
+  virtual Result<void> put_plugin(const PluginRecord& plugin) = 0;
+  virtual Result<bool> remove_plugin(std::string_view name) = 0;
+  // Decides every held version again against the current one, with the
+  // store's merger as it is now (after a plugin was added).
+  virtual Result<RetryHeld> retry_held() = 0;
   // Makes every write durable (synchronous=FULL) and visible, atomically.
   virtual Result<void> commit() = 0;
 };
@@ -178,6 +223,20 @@ class Store {
   // simulator gives each machine a virtual (and skewed) one.
   virtual void set_clock(std::function<Millis()> clock) = 0;
 
+  // What merges concurrent versions in apply() (the installed plugins);
+  // none: last-write-wins for every type.
+  virtual void set_merger(std::shared_ptr<Merger> merger) = 0;
+  // What apply() checks a remote version against, and put()/remove() the
+  // version they are about to write: a refused remote version is counted
+  // (ApplyOutcome::denied), a refused local write fails with
+  // Code::not_permitted. None: everything may be written.
+  virtual void set_write_check(WriteCheck check) = 0;
+  // The installed merge plugins, by name.
+  virtual Result<std::vector<PluginRecord>> plugins() = 0;
+  // The held versions, by id, and how many there are (of all, or of those
+  // peer `from` sent).
+  virtual Result<void> scan_held(const std::function<bool(const HeldVersion&)>& visit) = 0;
+  virtual Result<std::int64_t> count_held(std::string_view from = {}) = 0;
   // Who this store is: its machine id (the writer of its local changes),
   // public key and epoch. Read once and cached.
   virtual Result<StoreIdentity> identity() = 0;

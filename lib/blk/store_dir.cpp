@@ -10,6 +10,7 @@
 #include "blk/block.hpp"
 #include "blk/encoding.hpp"
 #include "blk/identity.hpp"
+#include "blk/plugins/host.hpp"
 #include "blk/sqlite_store.hpp"
 
 namespace blk {
@@ -43,6 +44,7 @@ Result<void> write_manifest(const std::string& path, const std::string& machine_
 
 Result<StorePaths> resolve_store(const std::optional<std::string>& flag,
                                  const std::optional<std::string>& app) {
+  if (flag && flag->empty()) return make_error(Code::usage, "--store DIR is empty");
   if (flag) return StorePaths{*flag};
   if (auto dir = env("BLK_STORE")) return StorePaths{*dir};
   std::string name = app ? *app : env("BLK_APP").value_or("default");
@@ -66,8 +68,11 @@ Result<StoreIdentity> init_store(const StorePaths& paths, const std::string& mac
   if (fs::exists(paths.db(), ec) || fs::exists(paths.secret_key(), ec))
     return make_error(Code::store_exists, fmt::format("a store already exists at {}", paths.dir));
   bool made_dir = !fs::exists(paths.dir, ec);
-  if (made_dir && !fs::create_directories(paths.dir, ec))
-    return make_error(Code::failure, fmt::format("cannot create {}: {}", paths.dir, ec.message()));
+  if (made_dir && !fs::create_directories(paths.dir, ec)) {
+    bool readonly = ec == std::errc::read_only_file_system || ec == std::errc::permission_denied;
+    return make_error(readonly ? Code::store_readonly : Code::failure,
+                      fmt::format("cannot create {}: {}", paths.dir, ec.message()));
+  }
   if (!fs::is_directory(paths.dir, ec))
     return make_error(Code::usage, fmt::format("{} is not a directory", paths.dir));
   if (fs::exists(paths.manifest(), ec))
@@ -101,10 +106,23 @@ Result<StoreIdentity> init_store(const StorePaths& paths, const std::string& mac
 }
 
 Result<std::unique_ptr<Store>> open_store(const StorePaths& paths) {
+  std::error_code ec;
+  if (fs::is_directory(paths.db(), ec))
+    return make_error(Code::store_unusable,
+                      fmt::format("store is damaged or not a blk store: {} is a directory",
+                                  paths.db()));
   auto store = open_sqlite_store(paths.db());
   if (!store && store.error().code == Code::no_store)
     return make_error(Code::no_store,
                       fmt::format("no store at {}; create one with 'blk init'", paths.dir));
+  if (!store) return store;
+  plugins::HostOptions options;
+  options.warn = [](const std::string& message) {
+    fmt::print(stderr, "blk: warning: {}\n", message);
+  };
+  auto merger = plugins::merger_for(**store, paths.plugins(), std::move(options));
+  if (!merger) return std::move(merger).error();
+  if (*merger) (*store)->set_merger(std::move(*merger));
   return store;
 }
 

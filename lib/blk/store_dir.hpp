@@ -4,6 +4,7 @@
 //   DIR/blk.db          the SQLite block store
 //   DIR/machine.key     the ed25519 secret key seed, base64, mode 0600
 //   DIR/manifest.toml   this machine and its peers (man 5 blk-manifest)
+//   DIR/plugins/        copies of the merge plugins added to it
 #pragma once
 
 #include <memory>
@@ -20,6 +21,7 @@ struct StorePaths {
   std::string db() const { return dir + "/blk.db"; }
   std::string secret_key() const { return dir + "/machine.key"; }
   std::string manifest() const { return dir + "/manifest.toml"; }
+  std::string plugins() const { return dir + "/plugins"; }  // merge plugins' copies
 };
 
 // The store directory: `flag` (--store) if given, else $BLK_STORE, else
@@ -34,7 +36,8 @@ Result<StorePaths> resolve_store(const std::optional<std::string>& flag,
 // existing store (Code::store_exists); on failure removes what it created.
 Result<StoreIdentity> init_store(const StorePaths& paths, const std::string& machine_name);
 
-// Opens the store's database. Code::no_store (suggesting `blk init`) if the
+// Opens the store's database, with its merge plugins (if any) merging
+// concurrent versions. Code::no_store (suggesting `blk init`) if the
 // directory holds no store.
 Result<std::unique_ptr<Store>> open_store(const StorePaths& paths);
 

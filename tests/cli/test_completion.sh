@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${BLK_SOURCE_DIR:?set BLK_SOURCE_DIR to the source tree}"
 
-commands=(init id put get ls rm import export log peer serve ping sync status)
+commands=(init id put get ls rm import export log peer serve ping sync status merge-plugin)
 
 # blk __complete directly: every command, in order, and no hidden one.
 run 0 "$BLK" __complete ''

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "blk/block.hpp"
 #include "blk/block_json.hpp"
 #include "blk/manifest.hpp"
 #include "blk/sync/messages.hpp"
@@ -624,6 +625,134 @@ void negentropy_inputs() {
       neg_reconcile_input(0, 0, false, 8, 5, 1, 10, 0, 0,
                           {{3, 1}, {3, 2}, {3, 3}, {0, 4}, {1, 5}, {2, 6}, {3, 7}, {2, 7}}));
 }
+
+// ---- block encodings ----
+
+void block_encodings() {
+  auto mode = [](int m, std::string_view rest) {
+    return std::string(1, static_cast<char>(m)) + std::string(rest);
+  };
+  auto bytes = [](std::initializer_list<int> v) {
+    std::string out;
+    for (int b : v) out += static_cast<char>(b);
+    return out;
+  };
+  const std::string m1(32, 'a'), m2 = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5";
+  // Version vectors (mode 0).
+  put("block_encoding", "versions-two", mode(0, encode_versions({{m1, 3}, {m2, 1}})));
+  put("block_encoding", "versions-none", mode(0, encode_versions({})));
+  put("block_encoding", "versions-empty-string", mode(0, ""));
+  put("block_encoding", "versions-big-counter", mode(0, encode_versions({{m2, UINT64_MAX}})));
+  // Count and counter with a needless zero digit: accepted, not canonical.
+  put("block_encoding", "versions-non-minimal",
+      mode(0, bytes({0x81, 0x00, 0x01, 'm', 0x85, 0x00})));
+  put("block_encoding", "versions-unsorted",
+      mode(0, bytes({0x02, 0x01, 'z', 0x01, 0x01, 'a', 0x02})));
+  put("block_encoding", "versions-repeated",
+      mode(0, bytes({0x02, 0x01, 'a', 0x01, 0x01, 'a', 0x02})));
+  // A counter of 65 bits: refused, as every varint on the wire.
+  put("block_encoding", "versions-65-bits",
+      mode(0, bytes({0x01, 0x01, 'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03})));
+  put("block_encoding", "versions-trailing", mode(0, encode_versions({{m1, 1}}) + "x"));
+  put("block_encoding", "versions-cut", mode(0, encode_versions({{m1, 300}}).substr(0, 10)));
+  // Base64 (mode 1).
+  put("block_encoding", "base64-hello", mode(1, "aGVsbG8gd29ybGQ="));
+  put("block_encoding", "base64-one-pad", mode(1, "QUI="));
+  put("block_encoding", "base64-stray-bits", mode(1, "AB=="));
+  put("block_encoding", "base64-pad-only", mode(1, "===="));
+  put("block_encoding", "base64-binary", mode(1, bytes({0x00, 0xff, 0x10, '=', '\n'})));
+  // Hex (mode 2).
+  put("block_encoding", "hex-mixed-case", mode(2, "00fFaB9c"));
+  put("block_encoding", "hex-odd", mode(2, "abc"));
+  put("block_encoding", "hex-not-hex", mode(2, "0g"));
+  // Version hashes (mode 3): a block drawn from the bytes (id, type, two
+  // times, deleted and its time, schema, modified_by, a vector of two, a
+  // blob, a seq), then the change to make.
+  put("block_encoding", "hash-block",
+      mode(3, bytes({4}) + "note" + bytes({4}) + "task" + std::string(16, '\x01') +
+                  bytes({1}) + std::string(8, '\x02') + bytes({0, 0, 0, 7}) + bytes({3}) +
+                  "abc" + bytes({2, 1}) + "m" + bytes({0, 5, 5}) + "hello" +
+                  bytes({0, 9, 5}) + "bytes" + bytes({0, 1}) + bytes({8}) + "blob"));
+  put("block_encoding", "hash-swap-id-type",
+      mode(3, bytes({2}) + "ab" + bytes({2}) + "ba" + std::string(30, '\x00') + bytes({10})));
+}
+
+// ---- JSON-lines import ----
+
+void import_files() {
+  auto line = [](const Block& b) {
+    std::string out;
+    append_block_json(out, b);
+    return out + "\n";
+  };
+  Block b;
+  b.id = "milk";
+  b.type = "task";
+  b.created_at = 1718000000000;
+  b.modified_at = 1718000005000;
+  b.blob = "buy milk\n";
+  b.schema = 1;
+  Block c = b;
+  c.id = "photo-1";
+  c.type = "photo";
+  c.blob = std::string("\x89PNG\r\n\x1a\n\0\0", 10);
+  Block t = b;
+  t.id = "gone";
+  t.deleted_at = 1718000005000;
+  t.blob.clear();
+  put("import_jsonl", "export", line(b) + line(c) + line(t));
+  put("import_jsonl", "empty", "");
+  put("import_jsonl", "blank-lines-crlf",
+      "\r\n" + line(b).substr(0, line(b).size() - 1) + "\r\n \t\n\n" + line(c));
+  put("import_jsonl", "no-final-newline", line(b) + R"({"type":"note","blob":"aGk="})");
+  put("import_jsonl", "generated-ids",
+      R"({"type":"note","blob":"aGk="})"
+      "\n"
+      R"({"type":"note","blob":"aGk="})"
+      "\n");
+  Block b2 = b;
+  b2.modified_at = 1718000009000;
+  b2.blob = "buy oat milk\n";
+  put("import_jsonl", "update-same-id", line(b) + line(b2));
+  Block revived = t;
+  revived.deleted_at.reset();
+  revived.modified_at = 1718000007000;
+  revived.blob = "back";
+  put("import_jsonl", "delete-then-revive", line(t) + line(revived));
+  put("import_jsonl", "bad-line-3", line(b) + "\n" + R"({"type":"note","blob":"AB="})" + "\n" + line(c));
+  put("import_jsonl", "bad-id", line(b) + R"({"id":"no spaces","type":"note"})" + "\n");
+  put("import_jsonl", "created-after-modified",
+      R"({"id":"x","type":"note","created_at":5,"modified_at":4})"
+      "\n");
+  put("import_jsonl", "nul-in-line", line(b) + std::string("{\"type\":\"n\0\"}\n", 14));
+}
+
+// ---- simulator schedules ----
+
+void sim_schedules() {
+  // Byte 0: bit 0 picks 2 or 3 machines; the rest are the run's first
+  // choices (an empty schedule is an ordinary run of the fixed seed).
+  put("sim_schedule", "two-machines", std::string(1, '\0'));
+  put("sim_schedule", "three-machines", std::string(1, '\1'));
+  // Schedules from a SplitMix64 stream: ordinary runs, the first choices
+  // from these bytes.
+  std::uint64_t state = 0x5eed;
+  auto next = [&] {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  for (int k = 0; k < 4; ++k) {
+    std::string s(1, static_cast<char>(k));
+    for (int i = 0; i < 32 * (k + 1); ++i) s += static_cast<char>(next());
+    put("sim_schedule", "random-" + std::to_string(k), s);
+  }
+  // All zeros: every percent() draw comes out true for as long as they last
+  // (cuts, corruption, crashes, partitions, full and watch syncs).
+  put("sim_schedule", "zeros", std::string(200, '\0'));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -640,5 +769,8 @@ int main(int argc, char** argv) {
   manifests(argv[2]);
   sync_messages();
   negentropy_inputs();
+  block_encodings();
+  import_files();
+  sim_schedules();
   return 0;
 }

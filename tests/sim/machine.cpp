@@ -10,7 +10,7 @@ namespace {
 
 std::string random_bytes(Rng& rng, std::size_t n) {
   std::string out(n, '\0');
-  for (auto& c : out) c = static_cast<char>(rng.below(256));
+  for (auto& c : out) c = static_cast<char>(rng.unscheduled_below(256));
   return out;
 }
 

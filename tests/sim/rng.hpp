@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,11 @@ namespace blk::sim {
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) : state_(seed) {}
+  // Draws from `schedule` first, then from SplitMix64 once it is used up:
+  // the fuzz target sim_schedule hands over the fuzzer's bytes, so that the
+  // run's choices are its. A draw below n takes the fewest bytes that can
+  // hold n - 1 (little-endian, modulo n); `schedule` must outlive the Rng.
+  Rng(std::uint64_t seed, std::string_view schedule) : state_(seed), schedule_(schedule) {}
 
   std::uint64_t next() {
     std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
@@ -24,8 +30,17 @@ class Rng {
     return z ^ (z >> 31);
   }
 
-  // Uniform in [0, n) for n > 0, by rejection: no modulo bias.
+  // Uniform in [0, n) for n > 0, by rejection: no modulo bias. (Under a
+  // schedule: its next bytes, modulo n.)
   std::uint64_t below(std::uint64_t n) {
+    if (!schedule_.empty()) return from_schedule(n);
+    return unscheduled_below(n);
+  }
+
+  // The same, always from the generator, even under a schedule: for key
+  // seeds and epochs, which are no choice of the run's (a schedule of zeros
+  // would give two machines one key: one machine twice).
+  std::uint64_t unscheduled_below(std::uint64_t n) {
     std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     for (;;) {
       std::uint64_t x = next();
@@ -60,7 +75,18 @@ class Rng {
   }
 
  private:
+  std::uint64_t from_schedule(std::uint64_t n) {
+    std::uint64_t x = 0;
+    for (std::uint64_t rest = n - 1, shift = 0; rest > 0 && !schedule_.empty();
+         rest >>= 8, shift += 8) {
+      x |= std::uint64_t{static_cast<unsigned char>(schedule_.front())} << shift;
+      schedule_.remove_prefix(1);
+    }
+    return x % n;
+  }
+
   std::uint64_t state_;
+  std::string_view schedule_;
 };
 
 // Replaces libsodium's randombytes with a deterministic stream. Must be

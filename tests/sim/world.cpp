@@ -56,7 +56,7 @@ std::string options_text(const sync::Options& o) {
 }  // namespace
 
 World::World(const Config& config)
-    : cfg_(config), rng_(config.seed), trace_(config.echo), start_(kStart), now_(kStart) {}
+    : cfg_(config), rng_(config.seed, config.schedule), trace_(config.echo), start_(kStart), now_(kStart) {}
 
 World::~World() {
   conns_.clear();  // sessions before the stores they use

@@ -35,6 +35,9 @@ struct Config {
   int bound = 1;          // rounds of syncs within which the machines must agree
   int extra_rounds = -1;  // after a missed bound, rounds run to diagnose it (-1: 2 × machines)
   std::string dir;        // an empty directory for the stores
+  // The first choices of the run, as bytes (the fuzz target sim_schedule);
+  // the seed's generator takes over when they run out. Must outlive the run.
+  std::string_view schedule;
 };
 
 struct Outcome {

@@ -267,11 +267,10 @@ TEST_CASE("manifest: errors name the file, the line and the field") {
 
 TEST_CASE("editing: add appends a [[peer]] table and keeps every other byte") {
   std::string text = "# my machines\n\n[machine]   # this one\nname = \"laptop\"\nlisten = []\n";
-  Peer p{"phone",
-         *parse_public_key(kKeyA),
-         {*parse_address("tcp://192.168.1.20:7420")},
-         Role::read_only,
-         0};
+  Peer p{.name = "phone",
+         .public_key = *parse_public_key(kKeyA),
+         .addresses = {*parse_address("tcp://192.168.1.20:7420")},
+         .role = Role::read_only};
   auto added = add_peer_to_text(text, p, "m.toml");
   REQUIRE(added.ok());
   CHECK(*added == text + "\n[[peer]]\nname = \"phone\"\nkey = \"" + kKeyA +
@@ -348,7 +347,7 @@ TEST_CASE("editing: rm removes the peer's table and its own comments, nothing el
 
 TEST_CASE("editing: add then rm gives back the original bytes") {
   std::string text = "# x\n[machine]\nname = \"laptop\"\nlisten = []\n";
-  Peer p{"phone", *parse_public_key(kKeyA), {}, Role::read_write, 0};
+  Peer p{.name = "phone", .public_key = *parse_public_key(kKeyA), .role = Role::read_write};
   auto added = add_peer_to_text(text, p, "m.toml");
   REQUIRE(added.ok());
   auto removed = remove_peer_from_text(*added, "phone", "m.toml");

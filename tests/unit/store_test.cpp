@@ -691,10 +691,12 @@ TEST_CASE("a schema 1 store migrates to 2; a read-only one is still read") {
       auto store = open_store(paths);
       put_one(**store, write_of("k", "note", "from schema 1"));
     }
-    // Schema 1 is schema 2 without sync_peers and received.
+    // Schema 1 is schema 3 without sync_peers, received, merge_plugins and held.
     auto raw = sqlite::Db::open(paths.db(), false, 1000);
     REQUIRE(raw.ok());
-    REQUIRE(raw->exec("DROP TABLE sync_peers; DROP TABLE received; PRAGMA user_version = 1").ok());
+    REQUIRE(raw->exec("DROP TABLE sync_peers; DROP TABLE received; DROP TABLE merge_plugins; "
+                      "DROP TABLE held; PRAGMA user_version = 1")
+                .ok());
   };
 
   SUBCASE("writable: migrated on open, in one step, to the same schema as a new store") {

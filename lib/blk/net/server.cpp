@@ -8,14 +8,29 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <optional>
 
 #include "blk/net/conversations.hpp"
 #include "blk/net/peers.hpp"
 #include "blk/net/session.hpp"
 #include "blk/net/stream.hpp"
+#include "blk/permissions.hpp"
 
 namespace blk::net {
 namespace server_impl {
+// The store a sync opens checks what it receives against the manifest the
+// connection started with (permissions.hpp).
+StoreOpener with_write_policy(StoreOpener open, std::shared_ptr<const Manifest> m) {
+  return [open = std::move(open), m = std::move(m)]() -> Result<std::unique_ptr<Store>> {
+    auto store = open();
+    if (!store) return store;
+    auto self = (*store)->identity();
+    if (!self) return std::move(self).error();
+    apply_write_policy(**store, *m, self->machine_id);
+    return store;
+  };
+}
+
 
 sync::Options options_for(const Manifest& m) {
   sync::Options o;
@@ -58,7 +73,7 @@ class Server {
       bool counted = true;
       std::shared_ptr<const Manifest> manifest;
       Answer(Server& s, std::string w, std::shared_ptr<const Manifest> m)
-          : ServeConversation(s.config_.open_store, options_for(*m)),
+          : ServeConversation(with_write_policy(s.config_.open_store, m), options_for(*m)),
             server(s),
             who(std::move(w)),
             manifest(std::move(m)) {}
@@ -88,6 +103,12 @@ class Server {
       log(fmt::format("[{}] closed", who));
     else
       log(fmt::format("[{}] {}", who, result.error().message));
+    // The store's folder is gone (removed while we ran): no peer can sync
+    // again, so stop with that error rather than refuse every one.
+    if (!result && result.error().code == Code::no_store && !gone_) {
+      gone_ = result.error();
+      if (stop_) stop_();
+    }
     co_return result;
   }
 
@@ -139,6 +160,8 @@ class Server {
 
   const ServerConfig& config_;
   asio::io_context& io_;
+  std::function<void()> stop_;  // stops listening and the loop
+  std::optional<Error> gone_;   // why the store can no longer be served
   std::size_t handshaking_ = 0;
   std::shared_ptr<const Manifest> manifest_;
   std::string manifest_stamp_;
@@ -177,17 +200,22 @@ Result<void> serve(const ServerConfig& config) {
                       "nothing to listen on: give --listen ADDRESS, or set listen in the manifest");
   for (auto& l : listeners) asio::co_spawn(io, server.accept_loop(*l), asio::detached);
 
+  server.stop_ = [&] {
+    for (auto& l : listeners) l->close();
+    io.stop();
+  };
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     server.log(fmt::format("stopping on {}", sig == SIGINT ? "SIGINT" : "SIGTERM"));
-    for (auto& l : listeners) l->close();
-    io.stop();
+    server.stop_();
   });
   for (const auto& w : where) server.log(fmt::format("listening on {}", w));
   if (config.on_listening) config.on_listening(where);
   io.run();
+  if (server.gone_) return *server.gone_;
   return {};
 }
 
 }  // namespace blk::net
+

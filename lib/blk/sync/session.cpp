@@ -554,6 +554,12 @@ struct Session::Impl {
         case ApplyOutcome::ignored_older:
           ++stats.skipped;
           break;
+        case ApplyOutcome::held:
+          ++stats.held;
+          break;
+        case ApplyOutcome::denied:
+          ++stats.denied;
+          break;
         case ApplyOutcome::refused_future:
           ++stats.refused;
           if (!first_refused || r.peer_seq < *first_refused) first_refused = r.peer_seq;
@@ -684,6 +690,8 @@ std::string summary(const Stats& s) {
   std::string out = fmt::format("received {}, sent {}", s.versions_received, s.offered);
   if (s.merged) out += fmt::format(", merged {}", s.merged);
   if (s.refused) out += fmt::format(", refused {} (clock too far ahead)", s.refused);
+  if (s.held) out += fmt::format(", held {} (no plugin could merge them)", s.held);
+  if (s.denied) out += fmt::format(", denied {} (not theirs to write)", s.denied);
   out += fmt::format(", {} in, {} out", human_bytes(s.bytes_received), human_bytes(s.bytes_sent));
   if (s.reconciled) out += ", reconciled";
   return out;
@@ -691,9 +699,11 @@ std::string summary(const Stats& s) {
 
 std::string stats_json(const Stats& s) {
   return fmt::format(
-      "\"received\":{},\"merged\":{},\"skipped\":{},\"refused\":{},\"offered\":{},"
-      "\"blobs_sent\":{},\"bytes_in\":{},\"bytes_out\":{},\"round_trips\":{},\"reconciled\":{}",
-      s.versions_received, s.merged, s.skipped, s.refused, s.offered, s.blobs_sent,
+      "\"received\":{},\"merged\":{},\"skipped\":{},\"refused\":{},\"held\":{},"
+      "\"denied\":{},\"offered\":{},\"blobs_sent\":{},\"bytes_in\":{},\"bytes_out\":{},"
+      "\"round_trips\":{},\"reconciled\":{}",
+      s.versions_received, s.merged, s.skipped, s.refused, s.held, s.denied, s.offered,
+      s.blobs_sent,
       s.bytes_received, s.bytes_sent, s.round_trips, s.reconciled ? "true" : "false");
 }
 

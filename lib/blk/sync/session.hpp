@@ -63,6 +63,8 @@ struct Stats {
   std::int64_t merged = 0;             // concurrent: merged last-write-wins
   std::int64_t skipped = 0;            // offered to us, but we had it (or newer)
   std::int64_t refused = 0;            // clock too far ahead: not applied
+  std::int64_t held = 0;               // concurrent, no plugin could merge: held
+  std::int64_t denied = 0;             // its writer may not write it (manifest)
   std::int64_t bytes_sent = 0;         // sync message bytes (not channel framing)
   std::int64_t bytes_received = 0;
   int round_trips = 0;      // on the critical path, after the handshake
