@@ -2,12 +2,13 @@
 // (man 1 blk-merge-plugin). A plugin is checked in the worker process
 // before it is trusted, and copied into the store so the store stays
 // self-contained.
+#include "blk/merge_plugin.h"
+
 #include <sys/stat.h>
 
 #include <filesystem>
 
 #include "blk/encoding.hpp"
-#include "blk/merge_plugin.h"
 #include "blk/plugins/host.hpp"
 #include "cli.hpp"
 
@@ -32,7 +33,8 @@ struct TestOptions {
 
 std::string types_text(const std::vector<PluginType>& types) {
   std::string out;
-  for (const auto& t : types) out += fmt::format("{}{}:{}", out.empty() ? "" : ",", t.type, t.max_schema);
+  for (const auto& t : types)
+    out += fmt::format("{}{}:{}", out.empty() ? "" : ",", t.type, t.max_schema);
   return out;
 }
 
@@ -54,9 +56,8 @@ Result<plugins::PluginInfo> check_plugin(const std::string& path) {
   plugins::PluginInfo info;
   auto slot = worker.load(path, &info, 10 * plugins::merge_timeout_ms());
   if (!slot && slot.error().code == Code::failure)
-    return make_error(Code::invalid_input,
-                      fmt::format("{} is not a usable merge plugin: {}", path,
-                                  slot.error().message));
+    return make_error(Code::invalid_input, fmt::format("{} is not a usable merge plugin: {}", path,
+                                                       slot.error().message));
   if (!slot) return std::move(slot).error();
   return info;
 }
@@ -75,11 +76,11 @@ Result<std::string> copy_into_store(const StorePaths& paths, const std::string& 
   if (!ec) fs::rename(tmp, to, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    return make_error(ec == std::errc::permission_denied || ec == std::errc::read_only_file_system
-                          ? Code::store_readonly
-                          : Code::failure,
-                      fmt::format("cannot copy {} into {}: {}", from, paths.plugins(),
-                                  ec.message()));
+    return make_error(
+        ec == std::errc::permission_denied || ec == std::errc::read_only_file_system
+            ? Code::store_readonly
+            : Code::failure,
+        fmt::format("cannot copy {} into {}: {}", from, paths.plugins(), ec.message()));
   }
   return file;
 }
@@ -137,10 +138,9 @@ Result<void> run_add(Context& ctx, const AddOptions& o) {
     out(line);
   } else {
     note(ctx, "added merge plugin '{}' for {}{}", name, types_text(info->types),
-         retried->applied + retried->held
-             ? fmt::format("; held versions: {} merged, {} still held", retried->applied,
-                           retried->held)
-             : "");
+         retried->applied + retried->held ? fmt::format("; held versions: {} merged, {} still held",
+                                                        retried->applied, retried->held)
+                                          : "");
   }
   return {};
 }
@@ -165,8 +165,8 @@ Result<void> run_ls(Context& ctx) {
       line = fmt::format("{}\t{}\t{}\t{}", p.name, types_text(p.types),
                          p.in_process ? "in-process" : "worker",
                          !p.disabled.empty() ? "disabled: " + p.disabled
-                         : p.failures      ? fmt::format("{} failures", p.failures)
-                                           : std::string("ok"));
+                         : p.failures        ? fmt::format("{} failures", p.failures)
+                                             : std::string("ok"));
     }
     if (!out(line + "\n")) break;
   }
@@ -188,7 +188,8 @@ Result<void> run_rm(Context& ctx, const std::string& name) {
   if (!tx) return std::move(tx).error();
   auto removed = (*tx)->remove_plugin(name);
   if (!removed) return std::move(removed).error();
-  if (!*removed) return make_error(Code::not_found, fmt::format("no merge plugin named '{}'", name));
+  if (!*removed)
+    return make_error(Code::not_found, fmt::format("no merge plugin named '{}'", name));
   BLK_TRY((*tx)->commit());
   std::error_code ec;
   if (!file.empty()) fs::remove(paths->plugins() + "/" + file, ec);
@@ -232,9 +233,9 @@ Result<void> run_test(Context& ctx, const TestOptions& o) {
         if (p.name == o.plugin) path = paths->plugins() + "/" + p.file;
     if (path.empty() && !fs::exists(o.plugin, ec)) {
       if (!installed) return std::move(installed).error();
-      return make_error(Code::not_found,
-                        fmt::format("no merge plugin named '{}' (nor a file of that name)",
-                                    o.plugin));
+      return make_error(
+          Code::not_found,
+          fmt::format("no merge plugin named '{}' (nor a file of that name)", o.plugin));
     }
   }
   if (path.empty()) path = o.plugin;
@@ -257,8 +258,9 @@ Result<void> run_test(Context& ctx, const TestOptions& o) {
   }
   std::int64_t max = plugins::max_schema(info, o.type);
   if (max < 0)
-    return make_error(Code::usage, fmt::format("plugin '{}' does not merge type '{}' (it merges {})",
-                                               info.name, o.type, types_text(info.types)));
+    return make_error(Code::usage,
+                      fmt::format("plugin '{}' does not merge type '{}' (it merges {})", info.name,
+                                  o.type, types_text(info.types)));
   std::uint32_t schema = o.schema.value_or(static_cast<std::uint32_t>(max));
 
   auto a = version_from_file(o.a, o.type, schema, 'a');
@@ -266,9 +268,8 @@ Result<void> run_test(Context& ctx, const TestOptions& o) {
   auto b = version_from_file(o.b, o.type, schema, 'b');
   if (!b) return std::move(b).error();
   auto merge = [&](const Block& x, const Block& y) -> Result<plugins::MergeReply> {
-    Result<plugins::MergeReply> r =
-        local ? Result<plugins::MergeReply>(local->merge(x, y))
-              : worker.merge(slot, x, y, plugins::merge_timeout_ms());
+    Result<plugins::MergeReply> r = local ? Result<plugins::MergeReply>(local->merge(x, y))
+                                          : worker.merge(slot, x, y, plugins::merge_timeout_ms());
     if (r) plugins::check_reply(info, o.type, *r);
     return r;
   };

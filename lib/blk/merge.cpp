@@ -97,7 +97,9 @@ Decision decide(const std::optional<Block>& local, const Block& remote, Millis n
       break;
   }
   MergeAttempt attempt;
-  if (merger && !local->deleted() && !remote.deleted()) {
+  // A plugin merges two live versions of its type; a delete against an
+  // edit, or a block whose type changed, is settled last-write-wins.
+  if (merger && !local->deleted() && !remote.deleted() && local->type == remote.type) {
     bool remote_wins = wins_lww(remote, *local);
     const Block& a = remote_wins ? *local : remote;
     const Block& b = remote_wins ? remote : *local;

@@ -89,8 +89,8 @@ Block merged_version(const Block& a, const Block& b, std::string blob, std::uint
 // What to do with `remote` given our current version of the same id (none if
 // the block is new here), at our time `now`. `remote` must have passed
 // validate_remote_version.
-// Concurrent live versions go to `merger` when given (else, and for
-// tombstones, last-write-wins).
+// Concurrent live versions of the same type go to `merger` when given
+// (else, for tombstones and for a block whose type changed: last-write-wins).
 struct Decision {
   ApplyOutcome outcome;
   std::optional<Block> write;  // what to store: for inserted, fast_forward, merged

@@ -20,8 +20,8 @@ WritePolicy::WritePolicy(const Manifest& m, std::string self) : owner_only_(m.ow
   writers_[self] = Writer{m.machine_name, false, false, std::nullopt, m.user};
   restricts_ = !owner_only_.empty();
   for (const Peer& p : m.peers) {
-    std::string id = machine_id_for(std::string_view(
-        reinterpret_cast<const char*>(p.public_key.data()), p.public_key.size()));
+    std::string id = machine_id_for(
+        std::string_view(reinterpret_cast<const char*>(p.public_key.data()), p.public_key.size()));
     writers_[id] = Writer{p.name, true, p.role == Role::read_only, p.write_types, p.user};
     restricts_ |= p.role == Role::read_only || p.write_types.has_value();
   }

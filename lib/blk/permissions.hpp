@@ -10,8 +10,8 @@
 
 #include <map>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "blk/block.hpp"
 #include "blk/manifest.hpp"

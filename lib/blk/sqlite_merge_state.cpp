@@ -12,7 +12,9 @@ namespace {
 using sqlite::Db;
 using sqlite::Stmt;
 
-Result<Stmt> prepare(const Db& db, const char* sql) { return Stmt::prepare(db, sql); }
+Result<Stmt> prepare(const Db& db, const char* sql) {
+  return Stmt::prepare(db, sql);
+}
 
 }  // namespace
 
@@ -172,8 +174,8 @@ Result<void> scan_held(const Db& db, std::string_view id,
 }
 
 Result<std::int64_t> count_held(const Db& db, std::string_view from) {
-  auto s = prepare(db, from.empty() ? "SELECT count(*) FROM held"
-                                    : "SELECT count(*) FROM held WHERE peer = ?1");
+  auto s = prepare(
+      db, from.empty() ? "SELECT count(*) FROM held" : "SELECT count(*) FROM held WHERE peer = ?1");
   if (!s) return std::move(s).error();
   if (!from.empty()) s->bind(1, from);
   auto row = s->step();

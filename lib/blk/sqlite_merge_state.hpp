@@ -16,30 +16,30 @@ namespace blk {
 
 // Schema 3's additions, shared by a new store's schema and the migration.
 // `held` keeps whole versions (metadata and blob) by (id, version_hash).
-#define BLK_MERGE_STATE_SQL                        \
-  "CREATE TABLE merge_plugins (\n"                 \
-  "  name       TEXT PRIMARY KEY,\n"               \
-  "  file       TEXT    NOT NULL,\n"               \
-  "  types      TEXT    NOT NULL,\n"               \
-  "  in_process INTEGER NOT NULL DEFAULT 0,\n"     \
-  "  failures   INTEGER NOT NULL DEFAULT 0,\n"     \
-  "  disabled   TEXT    NOT NULL DEFAULT ''\n"     \
-  ");\n"                                           \
-  "CREATE TABLE held (\n"                          \
-  "  id           TEXT    NOT NULL,\n"             \
-  "  version_hash BLOB    NOT NULL,\n"             \
-  "  type         TEXT    NOT NULL,\n"             \
-  "  created_at   INTEGER NOT NULL,\n"             \
-  "  modified_at  INTEGER NOT NULL,\n"             \
-  "  deleted_at   INTEGER,\n"                      \
-  "  schema       INTEGER NOT NULL,\n"             \
-  "  modified_by  TEXT    NOT NULL,\n"             \
-  "  versions     BLOB    NOT NULL,\n"             \
-  "  blob         BLOB    NOT NULL,\n"             \
-  "  peer         TEXT    NOT NULL,\n"             \
-  "  reason       TEXT    NOT NULL,\n"             \
-  "  held_at      INTEGER NOT NULL,\n"             \
-  "  PRIMARY KEY (id, version_hash)\n"             \
+#define BLK_MERGE_STATE_SQL                    \
+  "CREATE TABLE merge_plugins (\n"             \
+  "  name       TEXT PRIMARY KEY,\n"           \
+  "  file       TEXT    NOT NULL,\n"           \
+  "  types      TEXT    NOT NULL,\n"           \
+  "  in_process INTEGER NOT NULL DEFAULT 0,\n" \
+  "  failures   INTEGER NOT NULL DEFAULT 0,\n" \
+  "  disabled   TEXT    NOT NULL DEFAULT ''\n" \
+  ");\n"                                       \
+  "CREATE TABLE held (\n"                      \
+  "  id           TEXT    NOT NULL,\n"         \
+  "  version_hash BLOB    NOT NULL,\n"         \
+  "  type         TEXT    NOT NULL,\n"         \
+  "  created_at   INTEGER NOT NULL,\n"         \
+  "  modified_at  INTEGER NOT NULL,\n"         \
+  "  deleted_at   INTEGER,\n"                  \
+  "  schema       INTEGER NOT NULL,\n"         \
+  "  modified_by  TEXT    NOT NULL,\n"         \
+  "  versions     BLOB    NOT NULL,\n"         \
+  "  blob         BLOB    NOT NULL,\n"         \
+  "  peer         TEXT    NOT NULL,\n"         \
+  "  reason       TEXT    NOT NULL,\n"         \
+  "  held_at      INTEGER NOT NULL,\n"         \
+  "  PRIMARY KEY (id, version_hash)\n"         \
   ") WITHOUT ROWID;\n"
 
 namespace merge_state {

@@ -12,6 +12,7 @@
 # The table's header says how a case is written. BLK_TABLE_FILTER=REGEX runs
 # only the cases whose command matches it.
 . "$(dirname "$0")/lib.sh"
+export LC_ALL=C # patterns match bytes, in messages that quote invalid UTF-8
 
 table="$(dirname "$0")/bad_input.table"
 minimum=200
@@ -165,10 +166,10 @@ bad_manifest M_NOKEY_STORE "$machine"'\n[[peer]]\nname = "beta"\n'
 bad_manifest M_DUPNAME_STORE "$machine$(peer beta "$PEER_KEY")$(peer beta "$OTHER_KEY")\n"
 bad_manifest M_DUPKEY_STORE "$machine$(peer beta "$PEER_KEY")$(peer gamma "$PEER_KEY")\n"
 bad_manifest M_SELFNAME_STORE "$machine$(peer alpha "$PEER_KEY")\n"
-bad_manifest M_ROLE_STORE "$machine$(peer beta "$PEER_KEY")"'role = "admin"\n'
-bad_manifest M_PORT0_STORE "$machine$(peer beta "$PEER_KEY")"'address = ["tcp://127.0.0.1:0"]\n'
-bad_manifest M_PORT65536_STORE "$machine$(peer beta "$PEER_KEY")"'address = ["tcp://127.0.0.1:65536"]\n'
-bad_manifest M_ADDRTYPE_STORE "$machine$(peer beta "$PEER_KEY")"'address = "tcp://127.0.0.1:7420"\n'
+bad_manifest M_ROLE_STORE "$machine$(peer beta "$PEER_KEY")"'\nrole = "admin"\n'
+bad_manifest M_PORT0_STORE "$machine$(peer beta "$PEER_KEY")"'\naddress = ["tcp://127.0.0.1:0"]\n'
+bad_manifest M_PORT65536_STORE "$machine$(peer beta "$PEER_KEY")"'\naddress = ["tcp://127.0.0.1:65536"]\n'
+bad_manifest M_ADDRTYPE_STORE "$machine$(peer beta "$PEER_KEY")"'\naddress = "tcp://127.0.0.1:7420"\n'
 bad_manifest M_LISTEN65536_STORE '[machine]\nname = "alpha"\nlisten = ["tcp://127.0.0.1:65536"]\n'
 bad_manifest M_LISTENEXEC_STORE '[machine]\nname = "alpha"\nlisten = ["exec:cat"]\n'
 bad_manifest M_PRIORITY_STORE '[machine]\nname = "alpha"\nsync_priority = ["no such"]\n'
@@ -203,7 +204,10 @@ done
 # 4,100 ids of 255 bytes, over 1 MiB of arguments together.
 BIG_ARG=$(head -c 131071 /dev/zero | tr '\0' a)
 BIG_IDS=()
-for i in $(seq 1000 5099); do BIG_IDS+=("$(printf "%0255d" "$i")"); done
+for i in $(seq 1000 5099); do
+  printf -v id %0255d "$i"
+  BIG_IDS+=("$id")
+done
 BAD_UTF8=$'\xff\xfe\xc3('
 BAD_UTF8_ID=$'abc\xc3\x28'
 DIR=$T/a-dir
@@ -220,38 +224,80 @@ chmod -R a+rX "$T/big-blob" "$T/big-line" "$T/garbage" "$DIR"
 
 # ---- Checking ---------------------------------------------------------------
 
-# fingerprint DIR: what must not change in a store: its files (not -wal and
-# -shm, which readers may create), manifest and key with their modes, and the
-# database's logical content with integrity_check, read from a copy (so that
-# the check changes nothing), or its bytes if it is not a database.
-fingerprint() {
-  local d=$1 s=$T/scratch
+# snapshot DIR: a store's files as they are: their names (not -shm, and
+# -wal only if it holds something: readers may create them), the modes of
+# the manifest and the key, and every file's SHA-256. Two processes: this
+# runs after every case.
+snapshot() {
+  local d=$1 f names=() files=()
   [ -e "$d" ] || { echo absent; return; }
-  ls -A "$d" | grep -vE -- '-(wal|shm)$' | tr '\n' ' '
-  echo
-  local f
-  for f in manifest.toml machine.key; do
-    [ -f "$d/$f" ] && echo "$f $(stat -c %a "$d/$f") $(sha256sum <"$d/$f")"
+  for f in "$d"/* "$d"/.[!.]*; do
+    [[ -e $f && $f != *-shm ]] || continue
+    [[ $f == *-wal && ! -s $f ]] && continue
+    names+=("${f##*/}")
+    [ -f "$f" ] && files+=("$f")
   done
-  [ -f "$d/blk.db" ] || return 0
+  echo "files: ${names[*]}"
+  stat -c '%n %a' -- "$d/manifest.toml" "$d/machine.key" 2>/dev/null || true
+  [ ${#files[@]} = 0 ] || sha256sum -- "${files[@]}"
+}
+
+# logical DIR: the database's content, as store_hash sees it, with PRAGMA
+# integrity_check; read from a copy, so that checking changes nothing (not
+# even a checkpoint). Its bytes if it is not a database.
+logical() {
+  local d=$1 s=$T/scratch out
   rm -f "$s"/*
+  [ -f "$d/blk.db" ] || { echo "no blk.db"; return; }
   cp "$d/blk.db" "$s/blk.db"
   [ -f "$d/blk.db-wal" ] && cp "$d/blk.db-wal" "$s/blk.db-wal"
-  local logical
-  if logical=$(sqlite3 "$s/blk.db" 'pragma integrity_check' .dump 2>/dev/null); then
-    echo "integrity $(head -1 <<<"$logical") dump $(sha256sum <<<"$logical")"
+  if out=$(sqlite3 "$s/blk.db" 'pragma integrity_check' .dump 2>/dev/null); then
+    echo "integrity_check: ${out%%$'\n'*}; .dump: $(sha256sum <<<"$out")"
   else
-    echo "bytes $(cat "$d/blk.db" "$d/blk.db-wal" 2>/dev/null | sha256sum)"
+    echo "not a database: $(cat "$d/blk.db" "$d/blk.db-wal" 2>/dev/null | sha256sum)"
   fi
 }
 
-# The stores a command names: $BLK_STORE, and each $..._STORE in it.
-stores_of() {
-  echo BLK_STORE
-  grep -oE '\$\{?[A-Z0-9_]+_STORE' <<<"$1" | tr -d '${' | sort -u
+# Each store's snapshot and logical content before the cases. A case leaves
+# a store unchanged if its snapshot is the same; or, if only the database's
+# bytes differ (SQLite may rewrite pages without changing anything), its
+# logical content is.
+declare -A before_snapshot before_logical
+remember() { # VAR
+  local dir=${!1}
+  before_snapshot[$1]=$(snapshot "$dir")
+  before_logical[$1]=$(logical "$dir")
+  [[ ${before_logical[$1]} != integrity_check:* || ${before_logical[$1]} == "integrity_check: ok;"* ]] ||
+    fail "\$$1 is a database that fails integrity_check before the cases"
+}
+unchanged() { # VAR: sets $change to what changed in it, "" if nothing
+  local dir=${!1} now l
+  change=""
+  now=$(snapshot "$dir")
+  [ "$now" = "${before_snapshot[$1]}" ] && return
+  # Only the database's bytes may differ, and then not its content.
+  if [ "$(grep -v '/blk\.db\(-wal\)\?$' <<<"$now")" != \
+    "$(grep -v '/blk\.db\(-wal\)\?$' <<<"${before_snapshot[$1]}")" ]; then
+    change="before: ${before_snapshot[$1]}"$'\n'"after:  $now"
+  else
+    l=$(logical "$dir")
+    [ "$l" = "${before_logical[$1]}" ] ||
+      change="before: ${before_logical[$1]}"$'\n'"after:  $l"
+    before_logical[$1]=$l
+  fi
+  before_snapshot[$1]=$now # a change is reported once, not for every case after
 }
 
-declare -A baseline
+# The stores a command names, in $stores: BLK_STORE, and each $..._STORE in it.
+stores_of() {
+  local rest=$1 re='\$\{?([A-Z0-9_]+_STORE)'
+  stores=" BLK_STORE "
+  while [[ $rest =~ $re ]]; do
+    [[ $stores == *" ${BASH_REMATCH[1]} "* ]] || stores+="${BASH_REMATCH[1]} "
+    rest=${rest#*"${BASH_REMATCH[0]}"}
+  done
+}
+
 failures=0
 declare -A per_category
 category=uncategorized
@@ -261,8 +307,8 @@ bad() { # CASE MESSAGE: one failed expectation
   failures=$((failures + 1))
 }
 
-# start_case N COMMAND TIMEOUT: runs it, in the background if asked, with
-# stdout, stderr and exit code in $T/cases/N.
+# start_case N COMMAND TIMEOUT: runs it, with stdout, stderr and exit code
+# in $T/cases/N.*.
 start_case() {
   local n=$1 cmd=$2
   (
@@ -273,42 +319,39 @@ start_case() {
   ) || true
 }
 
-# check_case N CODE REGEX COMMAND
+# check_case N CODE REGEX COMMAND: the checks, with bash's own [[ ]] and
+# read rather than a grep each (they run 500 times).
+sanitizer='runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer'
 check_case() {
   local n=$1 want=$2 pattern=$3 cmd=$4 what="bad_input.table:$1: $4"
-  local out=$T/cases/$n.out err=$T/cases/$n.err got
-  got=$(cat "$T/cases/$n.code")
-  if grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' "$err"; then
-    bad "$what" "sanitizer report: $(head -c 2000 "$err")"
-  fi
+  local out=$T/cases/$n.out err=$T/cases/$n.err got text="" first lines
+  read -r got <"$T/cases/$n.code"
+  [ ! -s "$err" ] || IFS= read -r -d '' text <"$err" || true
+  shown() { head -c 600 "$1" | cat -v; }
+  [[ ! $text =~ $sanitizer ]] || bad "$what" "sanitizer report: $(head -c 3000 "$err")"
   if [ "$got" = 124 ] || [ "$got" = 137 ]; then
     bad "$what" "timed out (exit $got)"
   elif [ "$got" != "$want" ]; then
-    bad "$what" "exited $got, expected $want; stderr: $(head -c 500 "$err")"
+    bad "$what" "exited $got, expected $want; stderr: $(shown "$err")"
   fi
-  [ ! -s "$out" ] || bad "$what" "wrote to stdout: $(head -c 200 "$out" | cat -v)"
+  [ ! -s "$out" ] || bad "$what" "wrote to stdout: $(shown "$out")"
   if [ "$want" = 0 ]; then
-    [ ! -s "$err" ] || bad "$what" "wrote to stderr: $(head -c 500 "$err" | cat -v)"
+    [ -z "$text" ] || bad "$what" "wrote to stderr: $(shown "$err")"
   else
-    local lines
-    lines=$(wc -l <"$err")
-    # A last line without its newline counts too.
-    [ -s "$err" ] && [ "$(tail -c 1 "$err" | od -An -c | tr -d ' ')" != '\n' ] && lines=$((lines + 1))
-    [ "$lines" = 1 ] || bad "$what" "wrote $lines lines to stderr: $(head -c 500 "$err" | cat -v)"
-    head -1 "$err" | grep -q '^blk: error: ' ||
-      bad "$what" "stderr lacks 'blk: error:': $(head -c 500 "$err" | cat -v)"
-    head -1 "$err" | grep -qaE -- "$pattern" ||
-      bad "$what" "stderr does not match /$pattern/: $(head -c 500 "$err" | cat -v)"
+    lines=${text//[!$'\n']/}
+    lines=${#lines}
+    [[ -z $text || $text == *$'\n' ]] || lines=$((lines + 1)) # a last line without its newline
+    first=${text%%$'\n'*}
+    [ "$lines" = 1 ] || bad "$what" "wrote $lines lines to stderr: $(shown "$err")"
+    [[ $first == 'blk: error: '* ]] || bad "$what" "stderr lacks 'blk: error:': $(shown "$err")"
+    [[ $first =~ $pattern ]] || bad "$what" "stderr does not match /$pattern/: $(shown "$err")"
   fi
-  local var dir now
-  for var in $(stores_of "$cmd"); do
-    dir=${!var:-}
-    [ -n "$dir" ] || { bad "$what" "no such store variable \$$var"; continue; }
-    now=$(fingerprint "$dir")
-    if [ "$now" != "${baseline[$var]}" ]; then
-      bad "$what" "store \$$var changed:"$'\n'"before: ${baseline[$var]}"$'\n'"after:  $now"
-      baseline[$var]=$now # report it once, not for every case after
-    fi
+  local var
+  stores_of "$cmd"
+  for var in $stores; do
+    [ -n "${!var:-}" ] || { bad "$what" "no such store variable \$$var"; continue; }
+    unchanged "$var"
+    [ -z "$change" ] || bad "$what" "store \$$var changed:"$'\n'"$change"
   done
 }
 
@@ -334,8 +377,9 @@ done <"$table"
 
 for c in "${cases[@]}"; do
   IFS=$'\t' read -r _ _ _ cmd _ <<<"$c"
-  for var in $(stores_of "$cmd"); do
-    [ -n "${baseline[$var]+set}" ] || baseline[$var]=$(fingerprint "${!var}")
+  stores_of "$cmd"
+  for var in $stores; do
+    [ -n "${before_snapshot[$var]+set}" ] || remember "$var"
   done
 done
 
@@ -361,9 +405,16 @@ check() { # the case $1, once it has run
 for c in "${cases[@]}"; do
   IFS=$'\t' read -r n code _ cmd _ <<<"$c"
   [[ $code == *slow ]] && continue
+  t0=$EPOCHREALTIME
   start_case "$n" "$cmd" 10
+  t1=$EPOCHREALTIME
   check "$c"
+  t2=$EPOCHREALTIME
+  echo "$n $(bc <<<"$t1 - $t0") $(bc <<<"$t2 - $t1")" >>"$T/times"
 done
+sort -k2 -nr "$T/times" | head -5 >&2
+sort -k3 -nr "$T/times" | head -5 >&2
+awk '{a+=$2; b+=$3} END {print "run", a, "check", b}' "$T/times" >&2
 for c in "${slow[@]}"; do
   IFS=$'\t' read -r n _ _ _ _ <<<"$c"
   while [ ! -e "$T/cases/$n.code" ]; do sleep 0.2; done

@@ -159,8 +159,7 @@ void check_base64(std::string_view in) {
   auto keyish = base64_decode(in);
   if (data)
     FUZZ_CHECK(keyish && *keyish == *data,
-               "libsodium's decoder disagrees with the blob decoder on %s",
-               fuzz::hex(in).c_str());
+               "libsodium's decoder disagrees with the blob decoder on %s", fuzz::hex(in).c_str());
   if (keyish) {
     // What libsodium accepts is the canonical encoding too (it checks the
     // padding and the unused bits), so the blob decoder must accept it.
@@ -254,17 +253,39 @@ void check_hash(std::string_view in) {
   Block b = a;
   // Change one field (or none), as the input says.
   switch (d.byte() % 12) {
-    case 0: b.id = d.str(12); break;
-    case 1: b.type = d.str(8); break;
-    case 2: b.created_at = d.time(); break;
-    case 3: b.modified_at = d.time(); break;
-    case 4: b.deleted_at = d.byte() & 1 ? std::optional<Millis>(d.time()) : std::nullopt; break;
-    case 5: b.schema = static_cast<std::uint32_t>(d.num(4)); break;
-    case 6: b.modified_by = d.str(8); break;
-    case 7: b.versions[d.str(6)] = d.num(2); break;
-    case 8: b.blob = d.str(24); break;
-    case 9: b.versions.clear(); break;
-    case 10: std::swap(b.id, b.type); break;
+    case 0:
+      b.id = d.str(12);
+      break;
+    case 1:
+      b.type = d.str(8);
+      break;
+    case 2:
+      b.created_at = d.time();
+      break;
+    case 3:
+      b.modified_at = d.time();
+      break;
+    case 4:
+      b.deleted_at = d.byte() & 1 ? std::optional<Millis>(d.time()) : std::nullopt;
+      break;
+    case 5:
+      b.schema = static_cast<std::uint32_t>(d.num(4));
+      break;
+    case 6:
+      b.modified_by = d.str(8);
+      break;
+    case 7:
+      b.versions[d.str(6)] = d.num(2);
+      break;
+    case 8:
+      b.blob = d.str(24);
+      break;
+    case 9:
+      b.versions.clear();
+      break;
+    case 10:
+      std::swap(b.id, b.type);
+      break;
     default:
       b.seq = static_cast<std::int64_t>(d.num(2));
       b.version_hash = d.str(32);
@@ -289,10 +310,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 4) {
-    case 0: check_versions(in); break;
-    case 1: check_base64(in); break;
-    case 2: check_hex(in); break;
-    default: check_hash(in); break;
+    case 0:
+      check_versions(in);
+      break;
+    case 1:
+      check_base64(in);
+      break;
+    case 2:
+      check_hex(in);
+      break;
+    default:
+      check_hash(in);
+      break;
   }
   return 0;
 }

@@ -63,9 +63,9 @@ std::string read_file(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  FUZZ_CHECK(f && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() &&
-                 std::fclose(f) == 0,
-             "cannot write %s", path.c_str());
+  FUZZ_CHECK(
+      f && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fclose(f) == 0,
+      "cannot write %s", path.c_str());
 }
 
 // A new, empty store: a copy of one made once (making the schema costs more
@@ -112,8 +112,8 @@ bool same_row(const Block& a, const Block& b) {
 
 Result<ImportSummary> import_text(Store& store, std::string data) {
   // fmemopen refuses a size of 0 on some C libraries.
-  std::FILE* f = data.empty() ? std::fopen("/dev/null", "r")
-                              : fmemopen(data.data(), data.size(), "r");
+  std::FILE* f =
+      data.empty() ? std::fopen("/dev/null", "r") : fmemopen(data.data(), data.size(), "r");
   FUZZ_CHECK(f, "cannot open the input as a FILE");
   auto r = import_json_lines(store, f);
   std::fclose(f);
@@ -212,8 +212,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(in_a.empty(), "a failed import left %zu blocks in the store", in_a.size());
     return 0;
   }
-  FUZZ_CHECK(got, "import failed (%s), the lines one by one did not",
-             got.error().message.c_str());
+  FUZZ_CHECK(got, "import failed (%s), the lines one by one did not", got.error().message.c_str());
   FUZZ_CHECK(got->blocks == written, "import says %llu blocks, %llu lines were written",
              static_cast<unsigned long long>(got->blocks),
              static_cast<unsigned long long>(written));
@@ -237,7 +236,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(in_c.size() == in_a.size(), "export then import: %zu blocks, not %zu", in_c.size(),
              in_a.size());
   for (std::size_t i = 0; i < in_a.size(); ++i)
-    FUZZ_CHECK(same_user_fields(in_a[i], in_c[i]), "export then import changed a block:\n  %s\n  %s",
-               text(in_a[i]).c_str(), text(in_c[i]).c_str());
+    FUZZ_CHECK(same_user_fields(in_a[i], in_c[i]),
+               "export then import changed a block:\n  %s\n  %s", text(in_a[i]).c_str(),
+               text(in_c[i]).c_str());
   return 0;
 }

@@ -67,8 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fs::remove_all(c.dir, ec);
   if (!o.pass) {
     for (const auto& line : o.tail) std::fprintf(stderr, "%s\n", line.c_str());
-    FUZZ_CHECK(o.pass, "the simulator's checks failed (%d machines, %llu events): %s",
-               o.machines, static_cast<unsigned long long>(o.events), o.reason.c_str());
+    FUZZ_CHECK(o.pass, "the simulator's checks failed (%d machines, %llu events): %s", o.machines,
+               static_cast<unsigned long long>(o.events), o.reason.c_str());
   }
   return 0;
 }

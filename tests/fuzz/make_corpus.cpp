@@ -652,7 +652,8 @@ void block_encodings() {
       mode(0, bytes({0x02, 0x01, 'a', 0x01, 0x01, 'a', 0x02})));
   // A counter of 65 bits: refused, as every varint on the wire.
   put("block_encoding", "versions-65-bits",
-      mode(0, bytes({0x01, 0x01, 'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03})));
+      mode(0,
+           bytes({0x01, 0x01, 'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03})));
   put("block_encoding", "versions-trailing", mode(0, encode_versions({{m1, 1}}) + "x"));
   put("block_encoding", "versions-cut", mode(0, encode_versions({{m1, 300}}).substr(0, 10)));
   // Base64 (mode 1).
@@ -669,10 +670,10 @@ void block_encodings() {
   // times, deleted and its time, schema, modified_by, a vector of two, a
   // blob, a seq), then the change to make.
   put("block_encoding", "hash-block",
-      mode(3, bytes({4}) + "note" + bytes({4}) + "task" + std::string(16, '\x01') +
-                  bytes({1}) + std::string(8, '\x02') + bytes({0, 0, 0, 7}) + bytes({3}) +
-                  "abc" + bytes({2, 1}) + "m" + bytes({0, 5, 5}) + "hello" +
-                  bytes({0, 9, 5}) + "bytes" + bytes({0, 1}) + bytes({8}) + "blob"));
+      mode(3, bytes({4}) + "note" + bytes({4}) + "task" + std::string(16, '\x01') + bytes({1}) +
+                  std::string(8, '\x02') + bytes({0, 0, 0, 7}) + bytes({3}) + "abc" +
+                  bytes({2, 1}) + "m" + bytes({0, 5, 5}) + "hello" + bytes({0, 9, 5}) + "bytes" +
+                  bytes({0, 1}) + bytes({8}) + "blob"));
   put("block_encoding", "hash-swap-id-type",
       mode(3, bytes({2}) + "ab" + bytes({2}) + "ba" + std::string(30, '\x00') + bytes({10})));
 }
@@ -719,7 +720,8 @@ void import_files() {
   revived.modified_at = 1718000007000;
   revived.blob = "back";
   put("import_jsonl", "delete-then-revive", line(t) + line(revived));
-  put("import_jsonl", "bad-line-3", line(b) + "\n" + R"({"type":"note","blob":"AB="})" + "\n" + line(c));
+  put("import_jsonl", "bad-line-3",
+      line(b) + "\n" + R"({"type":"note","blob":"AB="})" + "\n" + line(c));
   put("import_jsonl", "bad-id", line(b) + R"({"id":"no spaces","type":"note"})" + "\n");
   put("import_jsonl", "created-after-modified",
       R"({"id":"x","type":"note","created_at":5,"modified_at":4})"

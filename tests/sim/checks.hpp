@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "machine.hpp"
@@ -25,11 +26,15 @@ std::optional<std::string> check_converged(std::vector<Machine>& machines);
 std::optional<std::string> check_acknowledged(std::vector<Machine>& machines,
                                               const std::vector<AckedWrite>& acked);
 
-// Nothing appears that was never acknowledged: every live blob is the blob
-// of an acknowledged version (blobs are unique per write), so an abandoned
-// transaction or a merge inventing content would show.
+// The write tags (MACHINE#N) a blob holds: one for a plain blob, any
+// number for one merged by a plugin.
+std::vector<std::string> tags_in(std::string_view blob);
+
+// Nothing appears that was never acknowledged: every live blob is made of
+// acknowledged writes' tags (tags are unique per write), so an abandoned
+// transaction, or a merge inventing content, would show.
 std::optional<std::string> check_no_phantoms(std::vector<Machine>& machines,
-                                             const std::set<std::string>& acked_blobs);
+                                             const std::set<std::string>& acked_tags);
 
 // "{m0:3,m2:1}" with machine names for ids: a version vector for people.
 std::string versions_text(const VersionVector& vv, const std::vector<Machine>& machines);

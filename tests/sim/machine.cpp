@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "blk/encoding.hpp"
+#include "blk/plugins/host.hpp"
 #include "blk/sqlite_store.hpp"
 
 namespace blk::sim {
@@ -32,12 +33,31 @@ Result<void> create_machine(Machine& m, int index, const std::string& dir, Rng& 
   return start_machine(m, now);
 }
 
+// The example plugins (plugins/), loaded into the simulator itself: json
+// merged field by field, set by union. Real plugin code, and no worker
+// process, so a run stays deterministic and fast.
+// Built without them (the fuzz build of the simulator), everything merges
+// last-write-wins.
+static std::shared_ptr<Merger> example_plugins() {
+#ifndef BLK_SIM_PLUGIN_DIR
+  return nullptr;
+#else
+  std::vector<PluginRecord> records = {
+      {"json_fields", "json_fields.so", {{"json", 1}}, true, 0, ""},
+      {"set_union", "set_union.so", {{"set", 1}}, true, 0, ""},
+  };
+  return std::make_shared<plugins::PluginHost>(std::move(records), BLK_SIM_PLUGIN_DIR,
+                                               plugins::HostOptions{});
+#endif
+}
+
 Result<void> start_machine(Machine& m, const Millis* now) {
   auto store = open_sqlite_store(m.path);
   if (!store) return std::move(store).error();
   m.store = std::move(*store);
   Millis skew = m.skew;
   m.store->set_clock([now, skew] { return *now + skew; });
+  m.store->set_merger(example_plugins());
   return {};
 }
 

@@ -4,22 +4,38 @@
 
 #include <algorithm>
 
+#include "checks.hpp"
 #include "trace.hpp"
 #include "world.hpp"
 
 namespace blk::sim {
 namespace {
-const std::vector<std::string> kTypes = {"note", "task", "photo"};
-}
+// json and set are merged by the example plugins (plugins/json_fields,
+// plugins/set_union); the rest last-write-wins.
+const std::vector<std::string> kTypes = {"note", "task", "photo", "json", "set"};
+}  // namespace
 
 Workload::Workload(World& world, int ids) : world_(world) {
   for (int i = 0; i < ids; ++i) ids_.push_back(fmt::format("b{}", i));
 }
 
-// Unique per write, so a blob tells which write it came from.
-std::string Workload::blob_for(int m) {
+// Unique per write, so a blob tells which write it came from: its tag,
+// MACHINE#N. A json or set blob holds its tag as a value, so a merged blob
+// still tells which writes it came from (check_no_phantoms).
+std::string Workload::blob_for(int m, const std::string& type) {
   Rng& rng = world_.rng();
-  std::string blob = fmt::format("{}#{}:", world_.machine(m).name, ++writes_);
+  std::string tag = fmt::format("{}#{}", world_.machine(m).name, ++writes_);
+  if (type == "json") {
+    static const char* const kFields[] = {"a", "b", "c", "d"};
+    std::string blob = "{";
+    for (const char* f : kFields)
+      if (rng.percent(50))
+        blob += fmt::format("{}\"{}\":\"{}\"", blob.size() > 1 ? "," : "", f, tag);
+    if (blob.size() == 1) blob += fmt::format("\"a\":\"{}\"", tag);
+    return blob + "}";
+  }
+  if (type == "set") return fmt::format("[\"{}\"]", tag);
+  std::string blob = tag + ":";
   std::int64_t extra = rng.percent(5) ? rng.skewed(1000, 20'000) : rng.skewed(0, 64);
   for (std::int64_t i = 0; i < extra; ++i) blob += static_cast<char>('a' + rng.below(26));
   return blob;
@@ -41,7 +57,7 @@ void Workload::transaction(int m) {
       op.remove = true;
     } else {
       op.type = live && rng.percent(70) ? (*local)->type : rng.pick(kTypes);
-      op.blob = blob_for(m);
+      op.blob = blob_for(m, op.type);
     }
     ops.push_back(std::move(op));
   }
@@ -52,7 +68,9 @@ void Workload::conflict(const std::vector<int>& machines) {
   std::string id = world_.rng().pick(ids_);
   for (int m : machines) {
     if (!world_.machine(m).up()) continue;
-    run(m, {Op{false, id, world_.rng().pick(kTypes), blob_for(m)}}, false);
+    std::string type = world_.rng().pick(kTypes);
+    std::string blob = blob_for(m, type);
+    run(m, {Op{false, id, std::move(type), std::move(blob)}}, false);
   }
 }
 
@@ -93,7 +111,8 @@ void Workload::run(int m, std::vector<Op> ops, bool abandon) {
       return world_.fail(fmt::format("{}: {} missing after its commit", mach.name, id));
     what +=
         fmt::format(" {}={}{}", id, short_hash((*b)->version_hash), (*b)->deleted() ? "(rm)" : "");
-    if (!(*b)->deleted()) acked_blobs_.insert((*b)->blob);
+    if (!(*b)->deleted())
+      for (auto& tag : tags_in((*b)->blob)) acked_tags_.insert(std::move(tag));
     acked_.push_back(AckedWrite{m, world_.clock(), std::move(**b)});
   }
   world_.log(mach.name, fmt::format("commit:{}", what));

@@ -32,7 +32,7 @@ class Workload {
 
   const std::vector<AckedWrite>& acked() const { return acked_; }
   // Blobs of acknowledged versions: every live blob at the end is one.
-  const std::set<std::string>& acked_blobs() const { return acked_blobs_; }
+  const std::set<std::string>& acked_tags() const { return acked_tags_; }
 
  private:
   struct Op {
@@ -40,13 +40,13 @@ class Workload {
     std::string id, type, blob;
   };
   void run(int m, std::vector<Op> ops, bool abandon);
-  std::string blob_for(int m);
+  std::string blob_for(int m, const std::string& type);
 
   World& world_;
   std::vector<std::string> ids_;
   std::uint64_t writes_ = 0;
   std::vector<AckedWrite> acked_;
-  std::set<std::string> acked_blobs_;
+  std::set<std::string> acked_tags_;
 };
 
 }  // namespace blk::sim

@@ -56,7 +56,11 @@ std::string options_text(const sync::Options& o) {
 }  // namespace
 
 World::World(const Config& config)
-    : cfg_(config), rng_(config.seed, config.schedule), trace_(config.echo), start_(kStart), now_(kStart) {}
+    : cfg_(config),
+      rng_(config.seed, config.schedule),
+      trace_(config.echo),
+      start_(kStart),
+      now_(kStart) {}
 
 World::~World() {
   conns_.clear();  // sessions before the stores they use
@@ -389,7 +393,7 @@ Outcome World::run() {
     if (failures_.empty()) {
       for (auto check :
            {check_converged(machines_), check_acknowledged(machines_, workload_->acked()),
-            check_no_phantoms(machines_, workload_->acked_blobs())})
+            check_no_phantoms(machines_, workload_->acked_tags())})
         if (check) fail(*check);
     }
     for (int m = 0; m < machine_count(); ++m)

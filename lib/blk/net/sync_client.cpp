@@ -63,7 +63,11 @@ asio::awaitable<Result<SyncResult>> sync_one(Store& store, const KeyPair& keys,
   // Whatever happened, the store remembers it for `blk status` (under the
   // manifest peer's id if the handshake did not get far enough to tell).
   if (out.peer_id.empty() && target.peer) out.peer_id = id_of(*target.peer);
-  if (!out.peer_id.empty())
+  // Not when the store could not be written: recording would wait for the
+  // lock (10 s) again, and fail.
+  bool unwritable =
+      !r && (r.error().code == Code::store_locked || r.error().code == Code::store_readonly);
+  if (!out.peer_id.empty() && !unwritable)
     (void)store.record_sync_attempt(out.peer_id, now_millis(), r ? "" : r.error().message,
                                     out.peer_has);
   if (!r)

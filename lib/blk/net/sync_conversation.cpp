@@ -9,7 +9,7 @@ Result<void> SyncConversation::on_established(wire::Channel& channel) {
   peer_id_ =
       machine_id_for(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
   session_ = std::make_unique<sync::Session>(store_, peer_id_, role_, options_);
-  BLK_TRY(session_->start(steady_millis()));
+  BLK_TRY(noted(session_->start(steady_millis())));
   return send_queued(channel);
 }
 
@@ -18,13 +18,13 @@ Result<void> SyncConversation::on_message(wire::Channel& channel, std::string_vi
   // We stopped (watch): what the peer sent before it saw our end is dropped;
   // it offers that again next time.
   if (channel.finished()) return {};
-  BLK_TRY(session_->receive(message, steady_millis()));
+  BLK_TRY(noted(session_->receive(message, steady_millis())));
   return send_queued(channel);
 }
 
 Result<void> SyncConversation::on_writable(wire::Channel& channel) {
   if (!session_) return {};
-  BLK_TRY(session_->pump(steady_millis()));
+  BLK_TRY(noted(session_->pump(steady_millis())));
   return send_queued(channel);
 }
 
@@ -62,10 +62,18 @@ Result<void> SyncConversation::stop(wire::Channel& channel) {
 
 void SyncConversation::on_closed() {
   // A cut connection: keep what arrived and checked out (no cursor moves).
-  if (session_ && !complete()) {
+  // Not if the store could not be written: that would only wait for the
+  // lock another 10 s, and fail again.
+  if (session_ && !complete() && !store_unwritable_) {
     auto r = session_->flush();
     if (!r && !error_) error_ = std::move(r).error();
   }
+}
+
+Result<void> SyncConversation::noted(Result<void> r) {
+  if (!r && (r.error().code == Code::store_locked || r.error().code == Code::store_readonly))
+    store_unwritable_ = true;
+  return r;
 }
 
 Result<void> SyncConversation::send_queued(wire::Channel& channel) {

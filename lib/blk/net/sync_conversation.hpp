@@ -41,6 +41,8 @@ class SyncConversation final : public Conversation {
  private:
   Result<void> send_queued(wire::Channel& channel);
   Result<void> stop(wire::Channel& channel);
+  // Returns `r`, noting a failure to write the store.
+  Result<void> noted(Result<void> r);
 
   Store& store_;
   sync::Options options_;
@@ -50,6 +52,7 @@ class SyncConversation final : public Conversation {
   std::optional<Error> error_;
   bool stop_requested_ = false;
   bool stopped_cleanly_ = false;
+  bool store_unwritable_ = false;  // a commit failed: the store is locked or read-only
 };
 
 }  // namespace blk::net

@@ -49,9 +49,10 @@ MergeAttempt PluginHost::failed(Plugin& p, const Block& b, std::string why) {
     p.record.disabled = out.reason;
   if (!p.warned && options_.warn) {
     p.warned = true;
-    options_.warn(fmt::format("{}; concurrent versions of its blocks (first: '{}') are held, "
-                              "not lost: see 'blk ls --held'",
-                              out.reason, b.id));
+    options_.warn(
+        fmt::format("{}; concurrent versions of its blocks (first: '{}') are held, "
+                    "not lost: see 'blk ls --held'",
+                    out.reason, b.id));
   }
   return out;
 }
@@ -74,8 +75,8 @@ MergeAttempt PluginHost::merge(const Block& a, const Block& b) {
     if (t.type == b.type) understood = t.max_schema;
   if (schema > understood) {
     out.plugin.clear();
-    out.reason = fmt::format("schema {} is above the {} that merge plugin '{}' understands",
-                             schema, understood, p->record.name);
+    out.reason = fmt::format("schema {} is above the {} that merge plugin '{}' understands", schema,
+                             understood, p->record.name);
     return out;
   }
   auto reply = run(*p, a, b);
@@ -94,8 +95,8 @@ MergeAttempt PluginHost::merge(const Block& a, const Block& b) {
       // The plugin's considered answer, not a failure: the versions wait
       // (held) for a plugin, or an app, that can merge them.
       p->record.failures = 0;
-      out.reason = fmt::format("merge plugin '{}' cannot merge them: {}", p->record.name,
-                               reply->error);
+      out.reason =
+          fmt::format("merge plugin '{}' cannot merge them: {}", p->record.name, reply->error);
       return out;
     default:
       return failed(*p, b, reply->error);

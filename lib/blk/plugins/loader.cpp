@@ -14,7 +14,8 @@ namespace blk::plugins {
 namespace {
 
 Error bad_plugin(const std::string& path, std::string_view why) {
-  return make_error(Code::invalid_input, fmt::format("{} is not a usable merge plugin: {}", path, why));
+  return make_error(Code::invalid_input,
+                    fmt::format("{} is not a usable merge plugin: {}", path, why));
 }
 
 bool plugin_name_ok(const char* name) {
@@ -86,8 +87,7 @@ Result<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
   if (p->struct_size < sizeof(blk_merge_plugin))
     return fail(fmt::format("its plugin struct is {} bytes; ABI version {} needs {}",
                             p->struct_size, BLK_MERGE_ABI_VERSION, sizeof(blk_merge_plugin)));
-  if (!plugin_name_ok(p->name))
-    return fail("its name must be 1 to 64 letters, digits, '-' or '_'");
+  if (!plugin_name_ok(p->name)) return fail("its name must be 1 to 64 letters, digits, '-' or '_'");
   if (!p->merge) return fail("it has no merge function");
   if (p->type_count == 0 || !p->types) return fail("it names no block types");
   if (p->type_count > 1000) return fail("it names more than 1000 block types");
