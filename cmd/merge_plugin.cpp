@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "blk/encoding.hpp"
@@ -75,7 +76,8 @@ Result<std::string> copy_into_store(const StorePaths& paths, const std::string& 
   if (!ec) fs::permissions(tmp, fs::perms(0755), ec);
   if (!ec) fs::rename(tmp, to, ec);
   if (ec) {
-    fs::remove(tmp, ec);
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
     return make_error(
         ec == std::errc::permission_denied || ec == std::errc::read_only_file_system
             ? Code::store_readonly
@@ -85,11 +87,26 @@ Result<std::string> copy_into_store(const StorePaths& paths, const std::string& 
   return file;
 }
 
+// A plugin's name is also its file's name in STORE/plugins/: letters,
+// digits, '-' and '_' only, so it can never point elsewhere.
+Result<void> check_plugin_name(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+  if (!ok)
+    return make_error(Code::usage, fmt::format("a plugin name is 1 to 64 letters, digits, '-' "
+                                               "or '_', not '{}'",
+                                               name.substr(0, 64)));
+  return {};
+}
+
 Result<void> run_add(Context& ctx, const AddOptions& o) {
-  if (!o.name.empty()) BLK_TRY(validate_name("name", o.name));
+  if (!o.name.empty()) BLK_TRY(check_plugin_name(o.name));
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
-  auto store = open_store(*paths);
+  // Held versions are applied below: checked against the manifest as a
+  // sync would check them.
+  auto store = ctx.open_for_write();
   if (!store) return std::move(store).error();
   std::error_code ec;
   if (!fs::is_regular_file(o.path, ec))
@@ -174,7 +191,7 @@ Result<void> run_ls(Context& ctx) {
 }
 
 Result<void> run_rm(Context& ctx, const std::string& name) {
-  BLK_TRY(validate_name("name", name));
+  BLK_TRY(check_plugin_name(name));
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
   auto store = open_store(*paths);
