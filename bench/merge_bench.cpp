@@ -30,7 +30,8 @@ blk::Block version(char who, std::size_t bytes, blk::Millis at) {
   v.versions[v.modified_by] = 1;
   std::string blob = "{";
   for (int i = 0; blob.size() + 40 < bytes; ++i)
-    blob += fmt::format("{}\"f{:03}\":\"{}{:030}\"", i ? "," : "", i + (who == 'b' ? 20 : 0), who, i);
+    blob +=
+        fmt::format("{}\"f{:03}\":\"{}{:030}\"", i ? "," : "", i + (who == 'b' ? 20 : 0), who, i);
   v.blob = blob + "}";
   return v;
 }
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
   double through_worker = seconds_since(t0);
   fmt::print("merges={}\nblob_a={}\nblob_b={}\nmerged={}\n", n, a.blob.size(), b.blob.size(),
              merged_bytes);
-  fmt::print("in_process_us={:.2f}\nworker_us={:.2f}\n", in_process * 1e6 / n,
-             through_worker * 1e6 / n);
+  fmt::print("in_process_us={:.2f}\nworker_us={:.2f}\n", in_process * 1e6 / static_cast<double>(n),
+             through_worker * 1e6 / static_cast<double>(n));
   return 0;
 }

@@ -82,6 +82,9 @@ Result<BlockWrite> BlockJsonParser::parse(std::string& line) {
     const rapidjson::Value& v = member.value;
     if (key == "id" || key == "type") {
       if (!v.IsString()) return bad(fmt::format("\"{}\" must be a string", key));
+      // An empty id is not "no id" (a new block): like put --id '', an error.
+      if (key == "id" && v.GetStringLength() == 0)
+        return bad("id is empty (leave \"id\" out for a new block)");
       (key == "id" ? w.id : w.type).assign(v.GetString(), v.GetStringLength());
       have_type |= key == "type";
     } else if (key == "blob") {

@@ -108,9 +108,9 @@ Result<StoreIdentity> init_store(const StorePaths& paths, const std::string& mac
 Result<std::unique_ptr<Store>> open_store(const StorePaths& paths) {
   std::error_code ec;
   if (fs::is_directory(paths.db(), ec))
-    return make_error(Code::store_unusable,
-                      fmt::format("store is damaged or not a blk store: {} is a directory",
-                                  paths.db()));
+    return make_error(
+        Code::store_unusable,
+        fmt::format("store is damaged or not a blk store: {} is a directory", paths.db()));
   auto store = open_sqlite_store(paths.db());
   if (!store && store.error().code == Code::no_store)
     return make_error(Code::no_store,

@@ -62,9 +62,13 @@ void append_time(std::string& out, const char* key, const std::optional<Millis>&
 
 // The write as a JSON line, in the shape `blk export` writes.
 std::string to_json(const BlockWrite& w) {
-  std::string out = "{\"id\":";
-  append_json_string(out, w.id);
-  out += ",\"type\":";
+  std::string out = "{";
+  if (!w.id.empty()) {  // no id: a new block ("id":"" is refused)
+    out += "\"id\":";
+    append_json_string(out, w.id);
+    out += ",";
+  }
+  out += "\"type\":";
   append_json_string(out, w.type);
   append_time(out, "created_at", w.created_at);
   append_time(out, "modified_at", w.modified_at);

@@ -712,7 +712,7 @@ TEST_CASE("a schema 1 store migrates to 2; a read-only one is still read") {
     REQUIRE(raw.ok());
     auto v = sqlite::Stmt::prepare(*raw, "PRAGMA user_version");
     REQUIRE(v->step().value());
-    CHECK(v->int64(0) == 2);
+    CHECK(v->int64(0) == kSchemaVersion);
     CHECK(schema_text(paths.db()) == schema_text(fresh_paths.db()));
     CHECK(open_store(paths).ok());  // and opens again without migrating
   }
