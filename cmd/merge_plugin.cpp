@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 struct AddOptions {
   std::string path;
-  std::string name;
+  std::optional<std::string> name;  // --name; an empty one is refused, not the default
   bool in_process = false;
 };
 
@@ -28,7 +28,7 @@ struct TestOptions {
   std::string plugin;
   std::string type;
   std::string a, b;
-  std::optional<std::uint32_t> schema;
+  std::optional<std::string> schema;  // checked by parse_number
   bool in_process = false;
 };
 
@@ -101,7 +101,7 @@ Result<void> check_plugin_name(std::string_view name) {
 }
 
 Result<void> run_add(Context& ctx, const AddOptions& o) {
-  if (!o.name.empty()) BLK_TRY(check_plugin_name(o.name));
+  if (o.name) BLK_TRY(check_plugin_name(*o.name));
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
   // Held versions are applied below: checked against the manifest as a
@@ -114,7 +114,7 @@ Result<void> run_add(Context& ctx, const AddOptions& o) {
   std::string path = fs::absolute(o.path, ec).string();
   auto info = check_plugin(path);
   if (!info) return std::move(info).error();
-  std::string name = o.name.empty() ? info->name : o.name;
+  std::string name = o.name ? *o.name : info->name;
 
   // One plugin per type: which one merges a type must not depend on luck.
   auto installed = (*store)->plugins();
@@ -237,6 +237,12 @@ Result<Block> version_from_file(const std::string& file, const std::string& type
 
 Result<void> run_test(Context& ctx, const TestOptions& o) {
   BLK_TRY(validate_name("type", o.type));
+  std::optional<std::uint32_t> schema_flag;
+  if (o.schema) {
+    auto n = parse_number(*o.schema, UINT32_MAX, "--schema takes a number");
+    if (!n) return std::move(n).error();
+    schema_flag = static_cast<std::uint32_t>(*n);
+  }
   if (o.a == "-" && o.b == "-") return make_error(Code::usage, "A and B cannot both be stdin");
   // An installed plugin by name, or else a plugin file not yet added.
   std::string path;
@@ -278,7 +284,7 @@ Result<void> run_test(Context& ctx, const TestOptions& o) {
     return make_error(Code::usage,
                       fmt::format("plugin '{}' does not merge type '{}' (it merges {})", info.name,
                                   o.type, types_text(info.types)));
-  std::uint32_t schema = o.schema.value_or(static_cast<std::uint32_t>(max));
+  std::uint32_t schema = schema_flag.value_or(static_cast<std::uint32_t>(max));
 
   auto a = version_from_file(o.a, o.type, schema, 'a');
   if (!a) return std::move(a).error();

@@ -17,7 +17,6 @@ class Model:
         self.acked = {}    # id -> the blob last acknowledged (or seen)
         self.maybe = {}    # id -> blobs of killed writes since
         self.imports = {}  # import name -> {id: blob}, all or nothing
-        self.import_acked = set()
 
     def owned(self, store_name):
         prefix = store_name + "-"
@@ -34,8 +33,6 @@ class Model:
         self.imports[name] = blocks
         for id, blob in blocks.items():
             self.write(id, blob, acknowledged)
-        if acknowledged:
-            self.import_acked.add(name)
 
     def check(self, store_name, held):
         """Problems with what store `store_name` holds (id -> (version, blob,
