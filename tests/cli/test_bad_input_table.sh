@@ -412,7 +412,7 @@ slow=()
 for c in "${cases[@]}"; do
   IFS=$'\t' read -r n code _ cmd _ <<<"$c"
   if [[ $code == *slow ]]; then
-    start_case "$n" "$cmd" 25 &
+    start_case "$n" "$cmd" 90 &
     slow+=("$c")
   fi
 done
