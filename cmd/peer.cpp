@@ -30,9 +30,8 @@ Result<void> run_add(Context& ctx, const AddOptions& o) {
   BLK_TRY(validate_name("peer name", o.name));
   auto key = parse_public_key(o.key);
   if (!key) return std::move(key).error();
-  Peer peer{.name = o.name,
-            .public_key = *key,
-            .role = o.read_only ? Role::read_only : Role::read_write};
+  Peer peer{
+      .name = o.name, .public_key = *key, .role = o.read_only ? Role::read_only : Role::read_write};
   for (const auto& text : o.addresses) {
     auto address = parse_address(text);
     if (!address) return std::move(address).error();

@@ -112,7 +112,8 @@ class Reader {
     if (!v) return std::move(v).error();
     if (!*v) return std::string();
     auto valid = validate_name(key, **v);
-    if (!valid) return error(line_of(*t.get(key)), fmt::format("{}: {}", label, valid.error().message));
+    if (!valid)
+      return error(line_of(*t.get(key)), fmt::format("{}: {}", label, valid.error().message));
     return **v;
   }
 

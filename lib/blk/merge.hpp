@@ -67,8 +67,8 @@ struct MergeAttempt {
   Kind kind = Kind::lww;
   std::string blob;
   std::uint32_t schema = 0;
-  std::string plugin;  // the plugin that merged, or could not
-  std::string reason;  // hold: why, for `blk ls --held` and warnings
+  std::string plugin;   // the plugin that merged, or could not
+  std::string reason;   // hold: why, for `blk ls --held` and warnings
   bool failed = false;  // hold because the plugin crashed, hung or erred
 };
 

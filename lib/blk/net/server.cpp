@@ -31,7 +31,6 @@ StoreOpener with_write_policy(StoreOpener open, std::shared_ptr<const Manifest> 
   };
 }
 
-
 sync::Options options_for(const Manifest& m) {
   sync::Options o;
   o.prioritize(m.sync_priority);
@@ -218,4 +217,3 @@ Result<void> serve(const ServerConfig& config) {
 }
 
 }  // namespace blk::net
-

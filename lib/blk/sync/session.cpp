@@ -703,8 +703,7 @@ std::string stats_json(const Stats& s) {
       "\"denied\":{},\"offered\":{},\"blobs_sent\":{},\"bytes_in\":{},\"bytes_out\":{},"
       "\"round_trips\":{},\"reconciled\":{}",
       s.versions_received, s.merged, s.skipped, s.refused, s.held, s.denied, s.offered,
-      s.blobs_sent,
-      s.bytes_received, s.bytes_sent, s.round_trips, s.reconciled ? "true" : "false");
+      s.blobs_sent, s.bytes_received, s.bytes_sent, s.round_trips, s.reconciled ? "true" : "false");
 }
 
 }  // namespace blk::sync
