@@ -1,29 +1,37 @@
 // json_fields: a blk merge plugin (man 3 blk-merge-plugin) for JSON objects,
-// merged field by field, last-write-wins per field. README.md has the rules.
+// merged field by field, last write wins per field. README.md has the rules.
 //
-// A blob is a JSON object in UTF-8 (schema 0 or 1). Of two concurrent
-// versions, the winner is the one with the later modified_at, then the
-// larger modified_by, then the larger blob (bytewise): decided here from the
-// metadata, not from which of a and b it is, so that merge(x, y) ==
-// merge(y, x) whoever calls it in whatever order.
-//  - Without a base: the union of the fields; a field in both takes the
-//    winner's value, except that two objects merge recursively the same
-//    way. A field deleted on one side comes back (apps use null as a
-//    field's tombstone).
-//  - With a base (a common ancestor that is a JSON object): a field changed
-//    on one side only takes that change, deletion included; changed on both,
-//    the winner's change (two objects: merged recursively against the base's
-//    value).
-// The output is canonical JSON: compact, object keys sorted bytewise, and
-// numbers and strings as RapidJSON writes them, so every machine writes the
-// same bytes. A blob that is not a JSON object is BLK_MERGE_CANNOT.
+// A blob is a JSON object in UTF-8 (schema 0 or 1). Each of its top-level
+// fields has a stamp: when and by which machine it was written. A field
+// carries its version's own stamp (modified_at, modified_by) unless the
+// object's reserved member "_blk_stamps" records an older one for it:
+//
+//   "_blk_stamps": {"title": [1732700000000, "<machine id>", "<hash>"],
+//                   "gone":  [1732700000000, "<machine id>"]}
+//
+// An entry with a hash stamps the field's value while the value still hashes
+// to it (an app that edits the field without touching "_blk_stamps" makes it
+// its own write); an entry without one is a deleted field (a tombstone).
+//
+// The merge keeps, for every field, the value with the later stamp (then the
+// larger value, bytewise; a tombstone is the smallest), and writes the stamps
+// it needs into "_blk_stamps". Reading a version as (field -> stamped value)
+// makes the merge the union of two such maps, each field taking its greatest:
+// commutative, associative and idempotent, so every order of merging three
+// or more concurrent versions ends in the same bytes.
+//
+// The output is the top-level fields sorted by key (bytewise, unescaped),
+// without whitespace between them, each key and value exactly the bytes of
+// the version it comes from: nothing is re-serialised, so the result does not
+// depend on how a JSON library formats numbers or escapes strings. simdjson
+// validates the whole blob (UTF-8 included); a blob that is not a JSON
+// object, has a key twice at the top, or has a malformed "_blk_stamps" is
+// BLK_MERGE_CANNOT.
 #include <blk/merge_plugin.h>
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include <simdjson.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -44,12 +52,11 @@ const blk_merge_type kTypes[] = {
 #endif
 };
 
-// Deeper nesting is refused, so that nothing here recurses without bound.
-constexpr int kMaxDepth = 256;
-
-using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-using Members = std::vector<const Value::Member*>;
+constexpr std::string_view kStampsKey = "_blk_stamps";
+constexpr std::size_t kHashDigits = 16;
+constexpr std::size_t kMachineIdDigits = 32;
+// Deeper nesting is refused (simdjson's limit), so nothing recurses without bound.
+constexpr std::size_t kMaxDepth = 256;
 
 // Input that cannot be merged: BLK_MERGE_CANNOT, what() in err.
 struct Cannot : std::runtime_error {
@@ -62,160 +69,346 @@ bool handled(const blk_version& v) {
   return false;
 }
 
-// True if v wins last-write-wins over u.
-bool wins(const blk_version& v, const blk_version& u) {
-  if (v.modified_at != u.modified_at) return v.modified_at > u.modified_at;
-  if (int c = std::strcmp(v.modified_by, u.modified_by); c != 0) return c > 0;
-  return blk::plugin::blob_of(&v) > blk::plugin::blob_of(&u);
-}
-
 std::string who(const blk_version& v) {
   return "the blob written by machine " + std::string(v.modified_by) + " at " +
          std::to_string(v.modified_at);
 }
 
-// The deepest nesting of brackets outside strings: exact for valid JSON, and
-// never less than the depth RapidJSON reaches before it finds an error.
-int depth_of(std::string_view s) {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
+bool lower_hex(std::string_view s, std::size_t digits) {
+  return s.size() == digits && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// When and by whom a field was written; later is greater.
+struct Stamp {
+  int64_t at = 0;
+  std::string_view by;
+  friend bool operator==(const Stamp&, const Stamp&) = default;
+  friend bool operator<(const Stamp& x, const Stamp& y) {
+    return x.at != y.at ? x.at < y.at : x.by < y.by;
+  }
+};
+
+// A field's name, unescaped, and its first 8 bytes as a number: most keys
+// differ there, so most comparisons never reach memcmp.
+struct Key {
+  std::string_view text;
+  uint64_t prefix = 0;
+
+  Key() = default;
+  explicit Key(std::string_view k) : text(k) {
+    for (std::size_t i = 0; i < 8; ++i)
+      prefix = prefix << 8 | (i < k.size() ? static_cast<unsigned char>(k[i]) : 0u);
+  }
+  friend bool operator==(const Key& x, const Key& y) {
+    return x.prefix == y.prefix && x.text == y.text;
+  }
+  friend bool operator<(const Key& x, const Key& y) {
+    return x.prefix != y.prefix ? x.prefix < y.prefix : x.text < y.text;
+  }
+  friend bool operator<=(const Key& x, const Key& y) { return !(y < x); }
+};
+
+// One top-level field as a version has it: a value, or deleted.
+struct Field {
+  Key key;                   // unescaped: what fields are matched and sorted by
+  std::string_view raw_key;  // the key as written, quotes included
+  bool deleted = false;
+  std::string_view value;  // the value as written; empty if deleted
+  Stamp stamp;
+};
+
+// 64-bit FNV-1a, as 16 hex digits: tells whether a stamped value changed.
+// Not a defence against anyone: a peer can write any stamp it likes anyway.
+std::string hash_of(std::string_view text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  std::string out(kHashDigits, '0');
+  for (std::size_t i = kHashDigits; i-- > 0; h >>= 4) out[i] = "0123456789abcdef"[h & 15];
+  return out;
+}
+
+// The top-level members of a valid JSON object, as written: key tokens and
+// value texts, in order. Valid JSON only (simdjson has checked it), so this
+// need only find where strings and brackets end.
+class Members {
+ public:
+  explicit Members(std::string_view text) : s_(text) {}
+
+  // The next member's key token and value text; false after the last.
+  bool next(std::string_view& raw_key, std::string_view& value) {
+    skip_space();
+    if (i_ < s_.size() && (s_[i_] == '{' || s_[i_] == ',')) ++i_;
+    skip_space();
+    if (i_ >= s_.size() || s_[i_] != '"') return false;  // '}'
+    std::size_t from = i_;
+    skip_string();
+    raw_key = s_.substr(from, i_ - from);
+    skip_space();
+    ++i_;  // ':'
+    skip_space();
+    from = i_;
+    skip_value();
+    value = s_.substr(from, i_ - from);
+    return true;
+  }
+
+ private:
+  void skip_space() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
+  }
+  void skip_string() {  // from the opening quote to after the closing one
+    for (;;) {
+      const void* q = std::memchr(s_.data() + i_ + 1, '"', s_.size() - i_ - 1);
+      if (!q) {
+        i_ = s_.size();
+        return;
+      }
+      i_ = static_cast<std::size_t>(static_cast<const char*>(q) - s_.data());
+      std::size_t backslashes = 0;
+      while (s_[i_ - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) break;  // not escaped
+    }
+    ++i_;
+  }
+  void skip_value() {
+    if (s_[i_] == '"') return skip_string();
+    if (s_[i_] != '{' && s_[i_] != '[') {  // a number, true, false or null
+      while (i_ < s_.size() && !ends_scalar(s_[i_])) ++i_;
+      return;
+    }
+    int depth = 0;
+    while (i_ < s_.size()) {
+      char c = s_[i_];
+      if (c == '"') {
+        skip_string();
+        continue;
+      }
+      ++i_;
+      if (c == '{' || c == '[')
+        ++depth;
+      else if ((c == '}' || c == ']') && --depth == 0)
+        return;
     }
   }
-  return deepest;
-}
+  static bool ends_scalar(char c) {
+    return c == ',' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  }
 
-std::string_view key(const Value::Member& m) {
-  return {m.name.GetString(), m.name.GetStringLength()};
-}
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
 
-// An object's members, sorted by key (bytewise). Cannot on a duplicate key.
-Members sorted(const Value& object) {
-  Members members;
-  members.reserve(object.MemberCount());
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) members.push_back(&*it);
-  std::sort(members.begin(), members.end(), [](auto* x, auto* y) { return key(*x) < key(*y); });
-  auto dup = std::adjacent_find(members.begin(), members.end(),
-                                [](auto* x, auto* y) { return key(*x) == key(*y); });
-  if (dup != members.end()) throw Cannot("duplicate key \"" + std::string(key(**dup)) + "\"");
-  return members;
-}
-
-const Value* find(const Members& members, std::string_view k) {
-  auto it = std::lower_bound(members.begin(), members.end(), k,
-                             [](auto* m, std::string_view wanted) { return key(*m) < wanted; });
-  return it != members.end() && key(**it) == k ? &(*it)->value : nullptr;
-}
-
-// Canonical JSON: compact, keys sorted.
-void write(Writer& w, const Value& v) {
-  if (v.IsObject()) {
-    w.StartObject();
-    for (auto* m : sorted(v)) {
-      w.Key(m->name.GetString(), m->name.GetStringLength());
-      write(w, m->value);
+// A version read as its fields, sorted by key. Its views point into the
+// parser (the unescaped keys) and the blob: both outlive it.
+class Version {
+ public:
+  Version(const blk_version& v, simdjson::dom::parser& parser)
+      : own_{v.modified_at, v.modified_by} {
+    try {
+      read(v, parser);
+    } catch (const Cannot& e) {
+      throw Cannot(who(v) + ": " + e.what());
     }
-    w.EndObject();
-  } else if (v.IsArray()) {
-    w.StartArray();
-    for (const auto& e : v.GetArray()) write(w, e);
-    w.EndArray();
-  } else {
-    v.Accept(w);
   }
-}
+  const std::vector<Field>& fields() const { return fields_; }
+  const Stamp& own() const { return own_; }
 
-std::string canonical(const Value& v) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  write(w, v);
-  return {buffer.GetString(), buffer.GetSize()};
-}
+ private:
+  struct Recorded {  // an entry of "_blk_stamps"
+    Key key;
+    std::string_view raw_key;
+    Stamp stamp;
+    std::string_view hash;  // empty: a tombstone
+  };
 
-// Equal as canonical JSON; two absent fields are equal too.
-bool same(const Value* x, const Value* y) {
-  if (!x || !y) return x == y;
-  return canonical(*x) == canonical(*y);
-}
+  void read(const blk_version& v, simdjson::dom::parser& parser) {
+    std::string_view text = blk::plugin::blob_of(&v);
+    if (text.empty()) throw Cannot("it is empty, not a JSON object");
+    simdjson::dom::object object;
+    auto error = parser.parse(text.data(), text.size()).get(object);
+    if (error == simdjson::INCORRECT_TYPE) throw Cannot("it is not a JSON object");
+    if (error == simdjson::DEPTH_ERROR)
+      throw Cannot("it is nested deeper than " + std::to_string(kMaxDepth));
+    if (error) throw Cannot(std::string("it is not JSON: ") + simdjson::error_message(error));
 
-// Parses a blob; Cannot if it is not a JSON object without duplicate keys.
-rapidjson::Document parse(const blk_version& v) {
-  std::string_view text = blk::plugin::blob_of(&v);
-  // No JSON text has a NUL byte (RapidJSON would take one for the end).
-  if (text.find('\0') != std::string_view::npos) throw Cannot(who(v) + " has a NUL byte");
-  if (depth_of(text) > kMaxDepth)
-    throw Cannot(who(v) + " is nested deeper than " + std::to_string(kMaxDepth));
-  rapidjson::Document d;
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |
-                              rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
-  d.Parse<kFlags>(text.empty() ? "" : text.data(), text.size());
-  if (d.HasParseError())
-    throw Cannot(who(v) + " is not JSON: " + rapidjson::GetParseError_En(d.GetParseError()) +
-                 " (byte " + std::to_string(d.GetErrorOffset()) + ")");
-  if (!d.IsObject()) throw Cannot(who(v) + " is not a JSON object");
-  try {
-    canonical(d);  // finds duplicate keys at any depth
-  } catch (const Cannot& e) {
-    throw Cannot(who(v) + ": " + e.what());
+    std::vector<Field> members;
+    std::vector<Recorded> recorded;
+    members.reserve(object.size());
+    Members raw(text);
+    bool stamps_seen = false;
+    for (auto [key, value] : object) {
+      std::string_view raw_key, value_text;
+      raw.next(raw_key, value_text);
+      if (key == kStampsKey) {
+        if (stamps_seen) throw Cannot("duplicate key \"_blk_stamps\"");
+        stamps_seen = true;
+        read_stamps(value, value_text, recorded);
+      } else
+        members.push_back({Key(key), raw_key, false, value_text, own_});
+    }
+    auto by_key = [](const auto& x, const auto& y) { return x.key < y.key; };
+    auto same_key = [](const auto& x, const auto& y) { return x.key == y.key; };
+    if (!std::is_sorted(members.begin(), members.end(), by_key))
+      std::sort(members.begin(), members.end(), by_key);
+    if (auto dup = std::adjacent_find(members.begin(), members.end(), same_key);
+        dup != members.end())
+      throw Cannot("duplicate key \"" + std::string(dup->key.text) + "\"");
+    std::sort(recorded.begin(), recorded.end(), by_key);
+    if (auto dup = std::adjacent_find(recorded.begin(), recorded.end(), same_key);
+        dup != recorded.end())
+      throw Cannot("duplicate key \"" + std::string(dup->key.text) + "\" in \"_blk_stamps\"");
+
+    if (recorded.empty()) {  // every field is this version's own write
+      fields_ = std::move(members);
+      return;
+    }
+    // The fields and the recorded stamps, both sorted: one walk.
+    fields_.reserve(members.size() + recorded.size());
+    auto m = members.begin();
+    auto r = recorded.begin();
+    while (m != members.end() || r != recorded.end()) {
+      bool has_member = m != members.end() && (r == recorded.end() || m->key <= r->key);
+      bool has_record = r != recorded.end() && (m == members.end() || r->key <= m->key);
+      Field f = has_member ? *m : Field{};
+      if (has_member) {
+        // Still the value that was stamped: the stamp holds.
+        if (has_record && !r->hash.empty() && r->hash == hash_of(f.value)) f.stamp = r->stamp;
+      } else {
+        f.key = r->key;
+        f.raw_key = r->raw_key;
+        f.deleted = true;
+        // A tombstone stays one; a stamped value that is gone was deleted
+        // by this version's writer.
+        f.stamp = r->hash.empty() ? r->stamp : own_;
+      }
+      fields_.push_back(f);
+      m += has_member;
+      r += has_record;
+    }
   }
-  return d;
+
+  static void read_stamps(simdjson::dom::element stamps, std::string_view text,
+                          std::vector<Recorded>& out) {
+    simdjson::dom::object object;
+    if (stamps.get(object)) throw Cannot("\"_blk_stamps\" is not an object");
+    Members raw(text);
+    for (auto [key, value] : object) {
+      Recorded e;
+      std::string_view entry_text;
+      raw.next(e.raw_key, entry_text);
+      e.key = Key(key);
+      simdjson::dom::array a;
+      bool ok = !value.get(a) && (a.size() == 2 || a.size() == 3) && key != kStampsKey &&
+                !a.at(0).get(e.stamp.at) && !a.at(1).get(e.stamp.by) &&
+                lower_hex(e.stamp.by, kMachineIdDigits) &&
+                (a.size() == 2 || (!a.at(2).get(e.hash) && lower_hex(e.hash, kHashDigits)));
+      if (!ok)
+        throw Cannot("\"_blk_stamps\" has a malformed entry for \"" + std::string(key) + "\"");
+      out.push_back(e);
+    }
+  }
+
+  Stamp own_;
+  std::vector<Field> fields_;
+};
+
+// The field that wins: the later stamp, then a value over a tombstone, then
+// the larger value, then the larger key as written ("a" or "\u0061"), so
+// that the choice never depends on which version is a and which b.
+const Field& later(const Field& x, const Field& y) {
+  if (x.stamp != y.stamp) return x.stamp < y.stamp ? y : x;
+  if (x.deleted != y.deleted) return x.deleted ? y : x;
+  if (x.value != y.value) return x.value < y.value ? y : x;
+  return x.raw_key < y.raw_key ? y : x;
 }
 
-// Writes the merge of objects x (loses) and y (wins); base is their common
-// ancestor (an object) or null.
-void merge(Writer& w, const Value& x, const Value& y, const Value* base) {
-  Members xs = sorted(x), ys = sorted(y), bs = base ? sorted(*base) : Members{};
-  std::vector<std::string_view> keys;
-  for (auto* m : xs) keys.push_back(key(*m));
-  for (auto* m : ys) keys.push_back(key(*m));
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+void append_stamp(std::string& out, const Field& f) {
+  out += f.raw_key;
+  out += ":[";
+  out += std::to_string(f.stamp.at);
+  out += ",\"";
+  out += f.stamp.by;
+  if (!f.deleted) {
+    out += "\",\"";
+    out += hash_of(f.value);
+  }
+  out += "\"]";
+}
 
-  w.StartObject();
-  for (std::string_view k : keys) {
-    const Value* xv = find(xs, k);
-    const Value* yv = find(ys, k);
-    const Value* bv = base ? find(bs, k) : nullptr;
-    const Value* v = yv;  // the field's value; null: no such field
-    bool recurse = false;
-    if (!base) {
-      if (!yv)
-        v = xv;
-      else if (xv && xv->IsObject() && yv->IsObject())
-        recurse = true;
-    } else if (!xv || !yv) {
-      // On one side only: added there (kept), or deleted on the other side
-      // (gone, unless the winner changed it while the loser deleted it).
-      v = !bv ? (xv ? xv : yv) : (yv && !same(yv, bv) ? yv : nullptr);
-    } else if (same(xv, yv) || same(yv, bv)) {
-      v = xv;  // changed by x only, or by neither
-    } else if (!same(xv, bv) && xv->IsObject() && yv->IsObject()) {
-      recurse = true;  // changed by both
-    }                  // else changed by y only, or by both: y's
-    if (!v) continue;
-    w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-    if (recurse)
-      merge(w, *xv, *yv, base && bv && bv->IsObject() ? bv : nullptr);
+// The union of x's and y's fields, each field its later version. A field
+// stamped like the merged version itself (the later of the two versions'
+// own stamps, which the merged version takes) needs no entry.
+std::string merge(const Version& x, const Version& y) {
+  Stamp merged_own = std::max(x.own(), y.own());
+  std::vector<const Field*> fields;
+  fields.reserve(x.fields().size() + y.fields().size());
+  std::size_t bytes = 2;
+  auto xi = x.fields().begin(), yi = y.fields().begin();
+  while (xi != x.fields().end() || yi != y.fields().end()) {
+    const Field* f;
+    if (yi == y.fields().end() || (xi != x.fields().end() && xi->key < yi->key))
+      f = &*xi++;
+    else if (xi == x.fields().end() || yi->key < xi->key)
+      f = &*yi++;
     else
-      write(w, *v);
+      f = &later(*xi++, *yi++);
+    fields.push_back(f);
+    bytes += f->raw_key.size() + f->value.size() + 2;
   }
-  w.EndObject();
+  auto needs_entry = [&](const Field* f) { return f->deleted || f->stamp != merged_own; };
+
+  std::string stamps;
+  for (const Field* f : fields) {
+    if (!needs_entry(f)) continue;
+    stamps += stamps.empty() ? "\"_blk_stamps\":{" : ",";
+    append_stamp(stamps, *f);
+  }
+  if (!stamps.empty()) stamps += '}';
+
+  std::string out;
+  out.reserve(bytes + stamps.size());
+  out += '{';
+  auto member = [&out](std::string_view raw_key, std::string_view value) {
+    if (out.size() > 1) out += ',';
+    out += raw_key;
+    out += ':';
+    out += value;
+  };
+  bool stamps_written = stamps.empty();
+  for (const Field* f : fields) {
+    if (!stamps_written && kStampsKey < f->key.text) {
+      if (out.size() > 1) out += ',';
+      out += stamps;
+      stamps_written = true;
+    }
+    if (!f->deleted) member(f->raw_key, f->value);
+  }
+  if (!stamps_written) {
+    if (out.size() > 1) out += ',';
+    out += stamps;
+  }
+  out += '}';
+  return out;
 }
 
 void say(char* err, size_t err_size, const std::string& text) {
   if (err && err_size) std::snprintf(err, err_size, "%s", text.c_str());
+}
+
+// One parser per version, kept for the thread's life: its buffers are
+// reused, and the keys a Version holds point into them.
+simdjson::dom::parser& parser(int which) {
+  thread_local simdjson::dom::parser parsers[2];
+  thread_local bool sized = false;
+  if (!sized) {
+    for (auto& p : parsers)
+      if (p.allocate(4096, kMaxDepth)) throw std::bad_alloc();
+    sized = true;
+  }
+  return parsers[which];
 }
 
 blk_merge_status merge_json_fields(const blk_merge_input* in, const blk_allocator* alloc,
@@ -225,30 +418,16 @@ blk_merge_status merge_json_fields(const blk_merge_input* in, const blk_allocato
       say(err, err_size, "json_fields does not merge this type or schema");
       return BLK_MERGE_NOT_HANDLED;
     }
-    const blk_version* loser = in->a;
-    const blk_version* winner = in->b;
-    if (wins(*loser, *winner)) std::swap(loser, winner);
-    rapidjson::StringBuffer buffer;
+    // The stamps make a common ancestor unnecessary: in->base is not used.
+    std::string merged;
     try {
-      rapidjson::Document y = parse(*winner);
-      rapidjson::Document x = parse(*loser);
-      // A base that is not a JSON object of ours is no help: merged without.
-      rapidjson::Document base;
-      bool has_base = false;
-      if (in->base && handled(*in->base)) {
-        try {
-          base = parse(*in->base);
-          has_base = true;
-        } catch (const Cannot&) {
-        }
-      }
-      Writer w(buffer);
-      merge(w, x, y, has_base ? &base : nullptr);
+      Version a(*in->a, parser(0)), b(*in->b, parser(1));
+      merged = merge(a, b);
     } catch (const Cannot& e) {
       say(err, err_size, e.what());
       return BLK_MERGE_CANNOT;
     }
-    return blk::plugin::output(alloc, out, {buffer.GetString(), buffer.GetSize()}, err, err_size);
+    return blk::plugin::output(alloc, out, merged, err, err_size);
   });
 }
 

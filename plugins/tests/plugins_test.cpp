@@ -379,52 +379,6 @@ J edit(const J& o, Rng& rng, int depth = 0) {
   return j;
 }
 
-// json_fields' rules, written down independently.
-J model_merge(const J& x, const J& y) {  // x loses, y wins
-  if (x.kind != J::object || y.kind != J::object) return y;
-  J r = x;
-  for (const auto& [k, v] : y.fields) {
-    auto it = r.fields.find(k);
-    r.fields[k] = it != r.fields.end() ? model_merge(it->second, v) : v;
-  }
-  return r;
-}
-
-J model_merge3(const J& x, const J& y, const J& base) {
-  auto get = [](const J& o, const std::string& k) -> const J* {
-    auto it = o.fields.find(k);
-    return it == o.fields.end() ? nullptr : &it->second;
-  };
-  auto eq = [](const J* p, const J* q) { return p && q ? canonical(*p) == canonical(*q) : p == q; };
-  std::set<std::string> keys;
-  for (const auto& f : x.fields) keys.insert(f.first);
-  for (const auto& f : y.fields) keys.insert(f.first);
-  J r;
-  r.kind = J::object;
-  for (const auto& k : keys) {
-    const J *xv = get(x, k), *yv = get(y, k), *bv = get(base, k);
-    std::optional<J> v;
-    if (eq(xv, yv) || eq(xv, bv)) {  // the same, or changed by y only
-      if (yv) v = *yv;
-    } else if (eq(yv, bv)) {  // changed by x only
-      if (xv) v = *xv;
-    } else if (xv && yv && xv->kind == J::object && yv->kind == J::object) {  // by both
-      v = bv && bv->kind == J::object ? model_merge3(*xv, *yv, *bv) : model_merge(*xv, *yv);
-    } else if (yv) {
-      v = *yv;
-    }
-    if (v) r.fields[k] = *v;
-  }
-  return r;
-}
-
-// The winner's order, as the plugins document it.
-bool wins(const V& v, const V& u) {
-  if (v.modified_at != u.modified_at) return v.modified_at > u.modified_at;
-  if (v.modified_by != u.modified_by) return v.modified_by > u.modified_by;
-  return v.blob > u.blob;
-}
-
 // ---------------------------------------------------------------- the handshake
 
 struct Expected {
@@ -565,134 +519,306 @@ V jv(std::string blob, int64_t at = 1000, const std::string& by = kMachineA) {
   return version(json_type(), std::move(blob), at, by);
 }
 
-TEST_CASE("json_fields: fields merge last-write-wins, nested objects recursively") {
+// The format's hash of a value (plugins/json_fields/README.md): 64-bit
+// FNV-1a of its bytes as written, 16 lowercase hex digits.
+std::string fnv(const std::string& value) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : value) h = (h ^ c) * 1099511628211ull;
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+// A "_blk_stamps" entry: a stamped value, or (value empty) a tombstone.
+std::string entry(const std::string& key, int64_t at, const std::string& by,
+                  const std::string& value = "") {
+  return quote(key) + ":[" + std::to_string(at) + ",\"" + by + "\"" +
+         (value.empty() ? "" : ",\"" + fnv(value) + "\"") + "]";
+}
+std::string stamps(const std::vector<std::string>& entries) {
+  std::string out = "\"_blk_stamps\":{";
+  for (size_t i = 0; i < entries.size(); ++i) out += (i ? "," : "") + entries[i];
+  return out + "}";
+}
+// Of two versions, the one whose metadata a merged version takes: the later
+// (modified_at, modified_by), as blk decides last-write-wins.
+const V& later_of(const V& x, const V& y) {
+  return std::tie(x.modified_at, x.modified_by) > std::tie(y.modified_at, y.modified_by) ? x : y;
+}
+V merged_version(const V& x, const V& y, const std::string& blob) {
+  const V& later = later_of(x, y);
+  return jv(blob, later.modified_at, later.modified_by);
+}
+
+TEST_CASE("json_fields: top-level fields merge last-write-wins, other values whole") {
   auto* p = json_fields();
-  // The union of the fields; the later write wins a field in both.
+  // The union of the fields; the later write wins a field in both. A field
+  // older than the merged version (which takes the later metadata) keeps
+  // its own stamp in "_blk_stamps".
   CHECK(merged(p, jv(R"({"x":1,"y":1})", 1000), jv(R"({"y":2,"z":2})", 2000)) ==
-        R"({"x":1,"y":2,"z":2})");
+        "{" + stamps({entry("x", 1000, kMachineA, "1")}) + R"(,"x":1,"y":2,"z":2})");
   CHECK(merged(p, jv(R"({"x":1,"y":1})", 3000), jv(R"({"y":2,"z":2})", 2000)) ==
-        R"({"x":1,"y":1,"z":2})");
-  // Nested objects merge the same way; arrays and scalars are the winner's.
-  CHECK(merged(p, jv(R"({"o":{"a":1,"c":1},"l":[1,2],"s":{"k":1}})", 1000),
-               jv(R"({"o":{"b":2,"c":2},"l":[3],"s":"flat"})", 2000)) ==
-        R"({"l":[3],"o":{"a":1,"b":2,"c":2},"s":"flat"})");
-  CHECK(merged(p, jv(R"({"o":{"a":{"deep":1}}})", 1000),
-               jv(R"({"o":{"a":{"deeper":2},"b":[]}})", 2000)) ==
-        R"({"o":{"a":{"deep":1,"deeper":2},"b":[]}})");
-  // Without a base a deleted field comes back; null is the tombstone.
-  CHECK(merged(p, jv(R"({"x":1,"y":1})", 1000), jv(R"({"y":1})", 2000)) == R"({"x":1,"y":1})");
-  CHECK(merged(p, jv(R"({"x":1,"y":1})", 1000), jv(R"({"x":null,"y":1})", 2000)) ==
-        R"({"x":null,"y":1})");
+        "{" + stamps({entry("z", 2000, kMachineA, "2")}) + R"(,"x":1,"y":1,"z":2})");
+  // Objects, arrays and scalars are values: the later one, whole.
+  CHECK(merged(p, jv(R"({"o":{"a":1,"c":1},"l":[1,2]})", 1000),
+               jv(R"({"o":{"b":2},"l":[3]})", 2000)) == R"({"l":[3],"o":{"b":2}})");
+  // Then the machine id, then the larger value.
+  CHECK(merged(p, jv(R"({"v":"b"})", 1000, kMachineB), jv(R"({"v":"a"})", 1000, kMachineA)) ==
+        R"({"v":"b"})");
+  CHECK(merged(p, jv(R"({"v":"1"})"), jv(R"({"v":"2"})")) == R"({"v":"2"})");
+  // A field missing from a version without stamps is not known to be
+  // deleted: it comes back (null is the app's tombstone then).
+  CHECK(merged(p, jv(R"({"x":1,"y":1})", 1000), jv(R"({"y":1})", 2000)) ==
+        "{" + stamps({entry("x", 1000, kMachineA, "1")}) + R"(,"x":1,"y":1})");
   CHECK(merged(p, jv("{}", 1000), jv("{}", 2000)) == "{}");
 }
 
-TEST_CASE("json_fields: the winner is decided from the metadata, not from a and b") {
+TEST_CASE("json_fields: the output is sorted by key, values as written") {
   auto* p = json_fields();
-  // modified_at first...
-  CHECK(merged(p, jv(R"({"v":"late"})", 2000, kMachineA),
-               jv(R"({"v":"early"})", 1000, kMachineB)) == R"({"v":"late"})");
-  // ...then modified_by...
-  CHECK(merged(p, jv(R"({"v":"b"})", 1000, kMachineB), jv(R"({"v":"a"})", 1000, kMachineA)) ==
-        R"({"v":"b"})");
-  // ...then the blob's bytes.
-  CHECK(merged(p, jv(R"({"v":"1"})"), jv(R"({"v":"2"})")) == R"({"v":"2"})");
-  CHECK(merged(p, jv(R"({"v":1})"), jv(R"( {"v":0})")) == R"({"v":1})");  // '{' > ' '
+  auto same = [&](const std::string& json) { return merged(p, jv(json), jv(json)); };
+  // Keys sorted bytewise (UTF-8 after ASCII, unescaped), no whitespace
+  // between members.
+  CHECK(same("{ \"b\" : 1 ,\n \"a\":2, \"\xc3\xa9\":3, \"Z\":4, \"\\u0059\":6, \"\":5 }") ==
+        "{\"\":5,\"\\u0059\":6,\"Z\":4,\"a\":2,\"b\":1,\"\xc3\xa9\":3}");
+  // Values are the bytes the version has: nothing is re-serialised.
+  CHECK(same(R"({"s":"\u0041\/","n":[1.50, 1e2,-0],"o":{ "z":{},"y":[ {"b":1,"a":2}]}})") ==
+        R"({"n":[1.50, 1e2,-0],"o":{ "z":{},"y":[ {"b":1,"a":2}]},"s":"\u0041\/"})");
+  // A key inside a value may repeat: it is the app's value, kept as it is.
+  CHECK(same(R"({"o":{"k":1,"k":2}})") == R"({"o":{"k":1,"k":2}})");
+  // The same field written two ways: one of them, whichever order.
+  CHECK(merged(p, jv(R"({"a":1})"), jv(R"({"\u0061":1})")) == R"({"a":1})");
 }
 
-TEST_CASE("json_fields: the output is canonical") {
+TEST_CASE("json_fields: three concurrent versions give the same bytes in any order") {
   auto* p = json_fields();
-  auto canon = [&](const std::string& json) { return merged(p, jv(json), jv(json)); };
-  // Keys sorted bytewise (UTF-8 after ASCII), no whitespace.
-  CHECK(canon("{ \"b\" : 1 ,\n \"a\":2, \"\xc3\xa9\":3, \"Z\":4, \"\":5 }") ==
-        "{\"\":5,\"Z\":4,\"a\":2,\"b\":1,\"\xc3\xa9\":3}");
-  // Strings and numbers as RapidJSON writes them.
-  CHECK(canon(R"({"s":"\u0041\/\u00e9\n\u001f","n":[1.50,1e2,-0,10,1E-7,18446744073709551615]})") ==
-        "{\"n\":[1.5,100.0,0,10,1e-7,18446744073709551615],\"s\":\"A/\xc3\xa9\\n\\u001F\"}");
-  CHECK(canon(R"({"o":{"z":{},"y":[{"b":1,"a":2}]}})") == R"({"o":{"y":[{"a":2,"b":1}],"z":{}}})");
+  // Without stamps, the merged version would carry x from a at b's time,
+  // and the merge order would decide x: (a b) c and a (b c) differed.
+  V a = jv(R"({"x":1})", 2000, kMachineA), b = jv(R"({"y":2})", 3000, kMachineB),
+    c = jv(R"({"x":3})", 1000, kMachineC);
+  V ab = merged_version(a, b, merged(p, a, b)), bc = merged_version(b, c, merged(p, b, c));
+  V ac = merged_version(a, c, merged(p, a, c));
+  std::string want = "{" + stamps({entry("x", 2000, kMachineA, "1")}) + R"(,"x":1,"y":2})";
+  CHECK(merged(p, ab, c) == want);
+  CHECK(merged(p, a, bc) == want);
+  CHECK(merged(p, ac, b) == want);
 }
 
-TEST_CASE("json_fields: with a base, a three-way merge") {
+TEST_CASE("json_fields: stamps hold until the app changes the field") {
   auto* p = json_fields();
-  V base = jv(R"({"x":1,"y":1,"z":1,"w":1})", 500);
-  // Changed on one side only: that side's change, deletions included.
-  CHECK(merged(p, jv(R"({"x":2,"y":1,"z":1,"w":1})", 1000), jv(R"({"x":1,"y":1,"w":1})", 2000),
-               &base) == R"({"w":1,"x":2,"y":1})");
-  CHECK(merged(p, jv(R"({"x":1,"y":1,"w":1})", 1000), jv(R"({"x":1,"y":3,"z":1,"w":1})", 2000),
-               &base) == R"({"w":1,"x":1,"y":3})");
-  // Changed on both: the winner's, deletion included.
-  CHECK(merged(p, jv(R"({"x":5,"y":1,"z":1,"w":1})", 1000), jv(R"({"x":6,"y":1,"z":1})", 2000),
-               &base) == R"({"x":6,"y":1,"z":1})");
-  CHECK(merged(p, jv(R"({"x":5,"y":1,"z":1})", 1000), jv(R"({"x":6,"y":1,"z":1,"w":2})", 2000),
-               &base) == R"({"w":2,"x":6,"y":1,"z":1})");
-  CHECK(merged(p, jv(R"({"x":5,"y":1,"z":1})", 2000), jv(R"({"x":6,"y":1,"z":1,"w":2})", 1000),
-               &base) == R"({"x":5,"y":1,"z":1})");
-  // Added on both sides: as without a base.
-  CHECK(merged(p, jv(R"({"x":1,"y":1,"z":1,"w":1,"n":{"a":1}})", 1000),
-               jv(R"({"x":1,"y":1,"z":1,"w":1,"n":{"b":2}})", 2000),
-               &base) == R"({"n":{"a":1,"b":2},"w":1,"x":1,"y":1,"z":1})");
-  // Nested objects changed on both sides merge three-way against the base's.
-  V nested = jv(R"({"o":{"p":1,"q":1,"r":1}})", 500);
-  CHECK(merged(p, jv(R"({"o":{"p":2,"q":1,"r":1}})", 1000), jv(R"({"o":{"p":1,"r":3}})", 2000),
-               &nested) == R"({"o":{"p":2,"r":3}})");
-  // A base that is no help (not a JSON object, another type, a later
-  // schema): merged as without one.
-  V a = jv(R"({"x":1,"y":1})", 1000), b = jv(R"({"y":1})", 2000);
-  V junk = jv("[1]", 500), other = version("other", R"({"x":1,"y":1})", 500);
-  V later = jv(R"({"x":1,"y":1})", 500);
-  later.schema = 9;
-  for (const V* useless : {&junk, &other, &later})
-    CHECK(merged(p, a, b, useless) == R"({"x":1,"y":1})");
-  CHECK(merged(p, a, b, &base) == R"({"y":1})");  // with a good one, x's deletion holds
+  // x merged in from an older version keeps its stamp (1000, A).
+  V a = jv(R"({"x":1,"y":1})", 1000, kMachineA), b = jv(R"({"y":2})", 2000, kMachineB);
+  std::string m = merged(p, a, b);
+  std::string ms = stamps({entry("x", 1000, kMachineA, "1")});
+  REQUIRE(m == "{" + ms + R"(,"x":1,"y":2})");
+  V c = jv(R"({"x":9})", 2500, kMachineC);  // concurrent with the edits below
+  // The app edits y only, keeping "_blk_stamps": x is still the 1000 write,
+  // so C's later x wins.
+  V y_edited = jv("{" + ms + R"(,"x":1,"y":5})", 3000, kMachineB);
+  CHECK(merged(p, y_edited, c) ==
+        "{" + stamps({entry("x", 2500, kMachineC, "9")}) + R"(,"x":9,"y":5})");
+  // The app edits x: its value no longer has the stamped hash, so x is
+  // this version's write and beats C's.
+  V x_edited = jv("{" + ms + R"(,"x":7,"y":2})", 3000, kMachineB);
+  CHECK(merged(p, x_edited, c) == R"({"x":7,"y":2})");
+  // An app that drops "_blk_stamps" makes every field its own write.
+  CHECK(merged(p, jv(R"({"x":1,"y":5})", 3000, kMachineB), c) == R"({"x":1,"y":5})");
+  // The app deletes x: a tombstone at this version's time, which beats C's
+  // x and any older one, in every later merge.
+  V x_deleted = jv("{" + ms + R"(,"y":2})", 3000, kMachineB);
+  std::string gone = merged(p, x_deleted, c);
+  CHECK(gone == "{" + stamps({entry("x", 3000, kMachineB)}) + R"(,"y":2})");
+  V gone_v = merged_version(x_deleted, c, gone);
+  CHECK(merged(p, gone_v, a) == gone);
+  CHECK(merged(p, gone_v, c) == gone);
+  // A write after the delete brings x back.
+  V again = jv("{" + stamps({entry("x", 3000, kMachineB)}) + R"(,"x":4,"y":2})", 4000, kMachineB);
+  CHECK(merged(p, again, gone_v) == R"({"x":4,"y":2})");
+  // A later tombstone wins over a value; an earlier one loses.
+  V late_tomb = jv("{" + stamps({entry("x", 5000, kMachineA)}) + "}", 5000, kMachineA);
+  CHECK(merged(p, again, late_tomb) ==
+        "{" + stamps({entry("x", 5000, kMachineA), entry("y", 4000, kMachineB, "2")}) +
+            R"(,"y":2})");
+  V early_tomb = jv("{" + stamps({entry("x", 500, kMachineA)}) + "}", 600, kMachineA);
+  CHECK(merged(p, again, early_tomb) == R"({"x":4,"y":2})");
+}
+
+TEST_CASE("json_fields: a common ancestor changes nothing") {
+  auto* p = json_fields();
+  V a = jv(R"({"x":1,"y":1})", 1000), b = jv(R"({"y":2})", 2000, kMachineB);
+  V base = jv(R"({"x":1,"y":1,"z":1})", 500);
+  CHECK(merged(p, a, b, &base) == merged(p, a, b));
 }
 
 TEST_CASE("json_fields: a blob that is not a JSON object is BLK_MERGE_CANNOT") {
   auto* p = json_fields();
   V good = jv(R"({"a":1})", 1000);
+  const std::string A = kMachineA;
   for (std::string bad :
        {std::string(), std::string("["), std::string("[1,2]"), std::string("\"text\""),
         std::string("42"), std::string("null"), std::string(R"({"a":1} x)"),
-        std::string(R"({"a":1,"a":2})"), std::string(R"({"o":{"k":1,"k":1}})"),
-        std::string(R"({"l":[{"k":1,"k":2}]})"), std::string("{\"a\":\"\xff\"}"),
-        std::string("{\"a\":1}\0", 8), std::string("{'a':1}"), std::string("{\"a\":NaN}"),
+        std::string(R"({"a":1,"a":2})"), std::string(R"({"a":1,"\u0061":2})"),
+        std::string("{\"a\":\"\xff\"}"), std::string("{\"a\":1}\0", 8), std::string("{'a':1}"),
+        std::string("{\"a\":NaN}"), std::string(R"({"a":[1,,2]})"),
         "{\"d\":" + std::string(300, '[') + std::string(300, ']') + "}", std::string(100000, '['),
-        std::string(100000, '{')}) {
-    CAPTURE(bad.substr(0, 40));
+        std::string(100000, '{'),
+        // "_blk_stamps" that is not an object of [time, machine id, hash?]
+        std::string(R"({"_blk_stamps":[]})"), std::string(R"({"_blk_stamps":{"x":1}})"),
+        std::string(R"({"_blk_stamps":{"x":[1]}})"),
+        std::string(R"({"_blk_stamps":{"x":[1,"m"]}})"),
+        R"({"_blk_stamps":{"x":["1",")" + A + R"("]}})",
+        R"({"_blk_stamps":{"x":[1.5,")" + A + R"("]}})",
+        R"({"_blk_stamps":{"x":[1,")" + A + R"(","nothex"]}})",
+        R"({"_blk_stamps":{"x":[1,")" + A + R"(","0123456789abcdef",1]}})",
+        R"({"_blk_stamps":{"x":[1,")" + A + R"("],"x":[2,")" + A + R"("]}})",
+        R"({"_blk_stamps":{"_blk_stamps":[1,")" + A + R"("]}})",
+        std::string(R"({"_blk_stamps":{},"_blk_stamps":{}})")}) {
+    CAPTURE(bad.substr(0, 60));
     check_cannot(p, good, jv(bad, 2000, kMachineB));
     check_cannot(p, jv(bad, 2000, kMachineB), good);
   }
   // Deep, but not too deep: fine.
   std::string deep = "{\"d\":" + std::string(200, '[') + std::string(200, ']') + "}";
-  CHECK(merged(p, good, jv(deep, 2000)) == R"({"a":1,)" + deep.substr(1));
+  CHECK(merged(p, good, jv(deep, 2000)) ==
+        "{" + stamps({entry("a", 1000, kMachineA, "1")}) + ",\"a\":1," + deep.substr(1));
   // The reason names the blob's writer.
   Result r = merge(p, good, jv("[]", 2000, kMachineB));
   CHECK(r.err.find(kMachineB) != std::string::npos);
   CHECK(r.err.find("not a JSON object") != std::string::npos);
 }
 
-TEST_CASE("json_fields: random objects against the model (seeded)") {
+// json_fields' rules, written down independently: a version read as
+// (field -> stamped value or tombstone), two such maps joined, the join
+// written out.
+struct Stamped {
+  int64_t at = 0;
+  std::string by;
+  bool deleted = false;
+  std::string raw_key, raw_value;
+};
+using Fields = std::map<std::string, Stamped>;
+
+struct JsonCase {
+  V v;
+  Fields fields;  // what the version means
+};
+
+std::string raw_key_of(const std::string& key, Rng& rng) {
+  std::string q = quote(key);
+  if (!chance(rng, 0.3)) return q;
+  std::string out;
+  for (char c : q) out += c == 'a' ? std::string("\\u0061") : std::string(1, c);
+  return out;
+}
+
+// A random version: fields, and now and then a "_blk_stamps" entry that
+// holds, one whose hash no longer fits (an edit), a tombstone, or a stamped
+// field that is gone (a delete).
+JsonCase random_json(Rng& rng, int64_t at, const std::string& by) {
+  static const std::string machines[] = {kMachineA, kMachineB, kMachineC};
+  JsonCase c;
+  std::vector<std::string> members, entries;
+  std::set<std::string> keys;
+  for (size_t n = pick(rng, 6); keys.size() < n;) keys.insert(random_key(rng));
+  for (const auto& key : keys) {
+    Stamped s{at, by, false, raw_key_of(key, rng), text(random_value(rng, 1), rng)};
+    int64_t old_at = 990 + static_cast<int64_t>(pick(rng, 20));
+    const std::string& old_by = machines[pick(rng, 3)];
+    size_t kind = pick(rng, 8);
+    if (kind == 0) {  // a stamp that holds
+      entries.push_back(raw_key_of(key, rng) + ":[" + std::to_string(old_at) + ",\"" + old_by +
+                        "\",\"" + fnv(s.raw_value) + "\"]");
+      s.at = old_at;
+      s.by = old_by;
+    } else if (kind == 1) {  // edited since it was stamped
+      entries.push_back(raw_key_of(key, rng) + ":[" + std::to_string(old_at) + ",\"" + old_by +
+                        "\",\"" + fnv(s.raw_value + " ") + "\"]");
+    } else if (kind == 2) {  // re-added after a tombstone
+      entries.push_back(raw_key_of(key, rng) + ":[" + std::to_string(old_at) + ",\"" + old_by +
+                        "\"]");
+    } else if (kind == 3) {  // a tombstone
+      s = {old_at, old_by, true, raw_key_of(key, rng), ""};
+      entries.push_back(s.raw_key + ":[" + std::to_string(old_at) + ",\"" + old_by + "\"]");
+    } else if (kind == 4) {  // deleted by this version
+      s = {at, by, true, raw_key_of(key, rng), ""};
+      entries.push_back(s.raw_key + ":[" + std::to_string(old_at) + ",\"" + old_by +
+                        "\",\"0123456789abcdef\"]");
+    }
+    if (!s.deleted) members.push_back(s.raw_key + space(rng) + ":" + space(rng) + s.raw_value);
+    c.fields[key] = s;
+  }
+  if (!entries.empty() || chance(rng, 0.1)) {
+    std::shuffle(entries.begin(), entries.end(), rng);
+    std::string e = "{";
+    for (size_t i = 0; i < entries.size(); ++i) e += (i ? "," + space(rng) : "") + entries[i];
+    members.push_back("\"_blk_stamps\":" + e + "}");
+  }
+  std::shuffle(members.begin(), members.end(), rng);
+  std::string blob = "{" + space(rng);
+  for (size_t i = 0; i < members.size(); ++i)
+    blob += (i ? "," + space(rng) : "") + members[i] + space(rng);
+  c.v = jv(blob + "}", at, by);
+  return c;
+}
+
+const Stamped& model_later(const Stamped& x, const Stamped& y) {
+  auto rank = [](const Stamped& s) {
+    return std::make_tuple(s.at, std::cref(s.by), !s.deleted, std::cref(s.raw_value),
+                           std::cref(s.raw_key));
+  };
+  return rank(x) < rank(y) ? y : x;
+}
+
+std::string model_json_merge(const JsonCase& x, const JsonCase& y) {
+  Fields join = x.fields;
+  for (const auto& [k, s] : y.fields) {
+    auto it = join.find(k);
+    if (it == join.end())
+      join[k] = s;
+    else
+      it->second = model_later(it->second, s);
+  }
+  const V& own = later_of(x.v, y.v);
+  std::vector<std::string> entries;
+  std::map<std::string, std::string> members;
+  for (const auto& [k, s] : join) {
+    if (s.deleted || s.at != own.modified_at || s.by != own.modified_by)
+      entries.push_back(s.raw_key + ":[" + std::to_string(s.at) + ",\"" + s.by + "\"" +
+                        (s.deleted ? "" : ",\"" + fnv(s.raw_value) + "\"") + "]");
+    if (!s.deleted) members[k] = s.raw_key + ":" + s.raw_value;
+  }
+  if (!entries.empty()) members["_blk_stamps"] = stamps(entries);
+  std::string out = "{";
+  for (const auto& [k, m] : members) out += (out.size() > 1 ? "," : "") + m;
+  return out + "}";
+}
+
+TEST_CASE("json_fields: random versions against the model; commutative, associative (seeded)") {
   auto* p = json_fields();
-  Rng rng(20240601);
-  for (int i = 0; i < 400; ++i) {
+  Rng rng(20261127);
+  const std::string machines[] = {kMachineA, kMachineB, kMachineC};
+  for (int i = 0; i < 2000; ++i) {
     CAPTURE(i);
-    J base = random_object(rng, 0);
-    J jx = edit(base, rng), jy = edit(base, rng);
-    V x = jv(text(jx, rng), 1000 + static_cast<int64_t>(pick(rng, 3)),
-             pick(rng, 2) ? kMachineA : kMachineB);
-    V y = jv(text(jy, rng), 1000 + static_cast<int64_t>(pick(rng, 3)),
-             pick(rng, 2) ? kMachineA : kMachineB);
-    const J& jw = wins(x, y) ? jx : jy;
-    const J& jl = wins(x, y) ? jy : jx;
-    CAPTURE(x.blob);
-    CAPTURE(y.blob);
-    // Two-way; order-independent (merged() merges both ways).
-    CHECK(merged(p, x, y) == canonical(model_merge(jl, jw)));
-    // Three-way.
-    V vb = jv(text(base, rng), 500);
-    CAPTURE(vb.blob);
-    CHECK(merged(p, x, y, &vb) == canonical(model_merge3(jl, jw, base)));
-    // Idempotent: merge(x, x) is x, canonical.
-    CHECK(merged(p, x, x) == canonical(jx));
-    CHECK(merged(p, x, x, &vb) == canonical(jx));
+    auto next = [&](int64_t at) { return random_json(rng, at, machines[pick(rng, 3)]); };
+    JsonCase x = next(1000 + static_cast<int64_t>(pick(rng, 3))),
+             y = next(1000 + static_cast<int64_t>(pick(rng, 3))),
+             z = next(1000 + static_cast<int64_t>(pick(rng, 3)));
+    CAPTURE(x.v.blob);
+    CAPTURE(y.v.blob);
+    CAPTURE(z.v.blob);
+    // Two-way, against the model; merged() checks both orders.
+    std::string xy = merged(p, x.v, y.v);
+    CHECK(xy == model_json_merge(x, y));
+    // Associative, the merged version taking the later metadata as blk does.
+    V vxy = merged_version(x.v, y.v, xy);
+    V vyz = merged_version(y.v, z.v, merged(p, y.v, z.v));
+    V vxz = merged_version(x.v, z.v, merged(p, x.v, z.v));
+    std::string left = merged(p, vxy, z.v);
+    CHECK(merged(p, x.v, vyz) == left);
+    CHECK(merged(p, vxz, y.v) == left);
+    // Idempotent: a merged version merged with itself, or with what it
+    // merged, is itself.
+    CHECK(merged(p, vxy, vxy) == xy);
+    CHECK(merged(p, vxy, x.v) == xy);
+    CHECK(merged(p, vxy, y.v) == xy);
   }
 }
 
