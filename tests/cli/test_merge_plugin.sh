@@ -33,12 +33,15 @@ grep -q '"name":"json_fields","file":"json_fields.so","types":\[{"type":"json","
 
 printf '{"a":1,"b":1}' >"$T/x.json"
 printf '{"b":2,"c":3}' >"$T/y.json"
-touch -d '2026-01-01' "$T/x.json"
-touch -d '2026-01-02' "$T/y.json"   # y is later: its b wins
+touch -d '2026-01-01 00:00 UTC' "$T/x.json"
+touch -d '2026-01-02 00:00 UTC' "$T/y.json"   # y is later: its b wins
+# a, from the earlier x, keeps x's stamp (its time, the test's machine id
+# for A, the hash of its value); the merged version has y's.
+want='{"_blk_stamps":{"a":[1767225600000,"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","af63ac4c86019afc"]},"a":1,"b":2,"c":3}'
 run 0 blk --store "$A" merge-plugin test json_fields --type json "$T/x.json" "$T/y.json"
-[ "$(cat "$T/out")" = '{"a":1,"b":2,"c":3}' ] || fail "test merged to $(cat "$T/out")"
+[ "$(cat "$T/out")" = "$want" ] || fail "test merged to $(cat "$T/out")"
 run 0 blk --store "$A" merge-plugin test json_fields --type json "$T/y.json" "$T/x.json"
-[ "$(cat "$T/out")" = '{"a":1,"b":2,"c":3}' ] || fail "test with A and B swapped: $(cat "$T/out")"
+[ "$(cat "$T/out")" = "$want" ] || fail "test with A and B swapped: $(cat "$T/out")"
 run 0 blk merge-plugin test "$JSON" --type json "$T/x.json" "$T/y.json"   # a file, no store
 printf 'not json' >"$T/bad.json"
 expect_error 1 "did not merge them \(cannot merge\)" blk --store "$A" merge-plugin test json_fields --type json "$T/x.json" "$T/bad.json"
