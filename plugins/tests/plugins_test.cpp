@@ -1,7 +1,7 @@
 // The example merge plugins, loaded as blk loads them (dlopen, the entry
 // point, the ABI handshake) and called through the C interface: their type
 // lists, their merge rules against independent models, order independence,
-// idempotence, associativity (set_union, counter, max_score) on seeded random
+// idempotence, associativity (all four) on seeded random
 // inputs, malformed input, and that output memory comes from the host's
 // allocator. And the misbehaving plugins of plugins/testing do what they say.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
