@@ -60,6 +60,14 @@ void add_merge_plugin(CLI::App& app, Context& ctx);
 // read or is over kMaxBlobBytes (put.cpp).
 Result<std::string> read_blob(const std::string& file);
 
+// Opens stdin for reading a blob or an import: Code::invalid_input if blk
+// was started with it closed (`blk put <&-`). Without this check such a
+// command would read SQLite's /dev/null stand-in (SQLite puts one on any
+// descriptor below 3 it is given) and store an empty blob.
+Result<std::FILE*> open_stdin();
+// Notes, first thing in main, whether stdin was closed.
+void note_closed_stdin();
+
 // Prints the completions for `words` (the command line after `blk`, the
 // last word being completed); main calls it for `blk __complete WORD...`,
 // before parsing, so that no word is taken for an option of its own.

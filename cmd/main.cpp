@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
 
   // A closed pipe shows up as EPIPE on write, handled where we write.
   std::signal(SIGPIPE, SIG_IGN);
+  blk::cli::note_closed_stdin();
 
   blk::cli::Context ctx;
   CLI::App app{kDescription, "blk"};

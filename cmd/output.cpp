@@ -1,3 +1,5 @@
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +11,7 @@
 namespace blk::cli {
 namespace {           // names unique across cmd/: it is built as one unit
 int write_errno = 0;  // the first failed write's errno; 0 while all is well
+bool stdin_closed = false;
 
 bool failed() {
   if (write_errno == 0) write_errno = errno ? errno : EIO;
@@ -31,6 +34,16 @@ Result<void> flush_out() {
 
 bool out_closed() {
   return write_errno != 0;
+}
+
+void note_closed_stdin() {
+  stdin_closed = fcntl(0, F_GETFD) == -1 && errno == EBADF;
+}
+
+Result<std::FILE*> open_stdin() {
+  if (stdin_closed)
+    return make_error(Code::invalid_input, "cannot read -: standard input is closed");
+  return stdin;
 }
 
 }  // namespace blk::cli
