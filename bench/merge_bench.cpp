@@ -3,11 +3,19 @@
 // same run (scripts/bench, section `merge`). DESIGN.md §7 expects about
 // 20 µs per merge through a pipe; the target is 30.
 //
-//   blk_merge_bench PLUGIN.so BLK N   prints key=value lines
+//   blk_merge_bench [--blobs json|score] PLUGIN.so BLK N   prints key=value lines
+//
+// --blobs json (the default): two JSON objects of about 4 KiB, type "json",
+// for plugins/json_fields. --blobs score: two 4096-digit decimal numbers of
+// the plugin's first type, for plugins/max_score, whose merge costs next to
+// nothing: worker_us - in_process_us is then what the worker itself costs.
+// The two ways alternate in rounds, so that a change in the machine's load
+// falls on both.
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "blk/merge_plugin.h"
@@ -18,16 +26,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A JSON object of about `bytes` bytes: fields f0..fN, some shared with the
-// other version, so the merge does real work.
-blk::Block version(char who, std::size_t bytes, blk::Millis at) {
+blk::Block version(char who, std::string type, blk::Millis at) {
   blk::Block v;
   v.id = "bench";
-  v.type = "json";
+  v.type = std::move(type);
   v.created_at = 1;
   v.modified_at = at;
   v.modified_by = std::string(32, who);
   v.versions[v.modified_by] = 1;
+  return v;
+}
+
+// A JSON object of about `bytes` bytes: fields f0..fN, some shared with the
+// other version, so the merge does real work.
+blk::Block json_version(char who, std::size_t bytes, blk::Millis at) {
+  blk::Block v = version(who, "json", at);
   std::string blob = "{";
   for (int i = 0; blob.size() + 40 < bytes; ++i)
     blob +=
@@ -36,37 +49,51 @@ blk::Block version(char who, std::size_t bytes, blk::Millis at) {
   return v;
 }
 
+// A decimal number of `bytes` digits; b's is the larger.
+blk::Block score_version(char who, std::string type, std::size_t bytes, blk::Millis at) {
+  blk::Block v = version(who, std::move(type), at);
+  v.blob.assign(bytes, '7');
+  v.blob[0] = who == 'b' ? '9' : '8';
+  return v;
+}
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+int usage() {
+  fmt::print(stderr, "usage: blk_merge_bench [--blobs json|score] PLUGIN.so BLK N\n");
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    fmt::print(stderr, "usage: blk_merge_bench PLUGIN.so BLK N\n");
-    return 2;
+  std::string blobs = "json";
+  if (argc == 6 && std::strcmp(argv[1], "--blobs") == 0) {
+    blobs = argv[2];
+    argv += 2;
+    argc -= 2;
   }
+  if (argc != 4 || (blobs != "json" && blobs != "score")) return usage();
   std::string plugin = argv[1], blk_exe = argv[2];
   long n = std::atol(argv[3]);
-  blk::Block a = version('a', 4096, 1000), b = version('b', 4096, 2000);
+  if (n <= 0) return usage();
 
   auto loaded = blk::plugins::LoadedPlugin::load(plugin);
   if (!loaded) {
     fmt::print(stderr, "{}\n", loaded.error().message);
     return 1;
   }
-  std::size_t merged_bytes = 0;
-  auto t0 = Clock::now();
-  for (long i = 0; i < n; ++i) {
-    auto r = loaded->merge(a, b);
-    if (r.status != BLK_MERGE_MERGED) {
-      fmt::print(stderr, "in-process merge failed: {}\n", r.error);
-      return 1;
-    }
-    merged_bytes = r.blob.size();
+  blk::Block a, b;
+  if (blobs == "json") {
+    a = json_version('a', 4096, 1000);
+    b = json_version('b', 4096, 2000);
+  } else {
+    const std::string& type = loaded->info().types.front().type;
+    a = score_version('a', type, 4096, 1000);
+    b = score_version('b', type, 4096, 2000);
   }
-  double in_process = seconds_since(t0);
 
   blk::plugins::Worker worker(blk_exe);
   auto slot = worker.load(plugin, nullptr, 10000);
@@ -75,15 +102,32 @@ int main(int argc, char** argv) {
     return 1;
   }
   (void)worker.merge(*slot, a, b, 10000);  // warm: the first reply pages things in
-  t0 = Clock::now();
-  for (long i = 0; i < n; ++i) {
-    auto r = worker.merge(*slot, a, b, 10000);
-    if (!r || r->status != BLK_MERGE_MERGED) {
-      fmt::print(stderr, "worker merge failed: {}\n", r ? r->error : r.error().message);
-      return 1;
+
+  std::size_t merged_bytes = 0;
+  double in_process = 0, through_worker = 0;
+  constexpr long kRounds = 10;
+  for (long round = 0; round < kRounds; ++round) {
+    long count = n / kRounds + (round < n % kRounds ? 1 : 0);
+    auto t0 = Clock::now();
+    for (long i = 0; i < count; ++i) {
+      auto r = loaded->merge(a, b);
+      if (r.status != BLK_MERGE_MERGED) {
+        fmt::print(stderr, "in-process merge failed: {}\n", r.error);
+        return 1;
+      }
+      merged_bytes = r.blob.size();
     }
+    in_process += seconds_since(t0);
+    t0 = Clock::now();
+    for (long i = 0; i < count; ++i) {
+      auto r = worker.merge(*slot, a, b, 10000);
+      if (!r || r->status != BLK_MERGE_MERGED) {
+        fmt::print(stderr, "worker merge failed: {}\n", r ? r->error : r.error().message);
+        return 1;
+      }
+    }
+    through_worker += seconds_since(t0);
   }
-  double through_worker = seconds_since(t0);
   fmt::print("merges={}\nblob_a={}\nblob_b={}\nmerged={}\n", n, a.blob.size(), b.blob.size(),
              merged_bytes);
   fmt::print("in_process_us={:.2f}\nworker_us={:.2f}\n", in_process * 1e6 / static_cast<double>(n),

@@ -36,7 +36,7 @@ std::string version_text(const Block& b, const std::vector<Machine>& machines) {
   std::string by = b.modified_by.substr(0, 6);
   for (const auto& m : machines)
     if (m.id == b.modified_by) by = m.name;
-  return fmt::format("{} h={} {} by {} at {}{} blob={:.24}", b.id, short_hash(b.version_hash),
+  return fmt::format("{} h={} {} by {} at {}{} blob={:.400}", b.id, short_hash(b.version_hash),
                      versions_text(b.versions, machines), by, b.modified_at,
                      b.deleted() ? " (deleted)" : "", b.blob);
 }

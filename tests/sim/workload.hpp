@@ -40,7 +40,8 @@ class Workload {
     std::string id, type, blob;
   };
   void run(int m, std::vector<Op> ops, bool abandon);
-  std::string blob_for(int m, const std::string& type);
+  std::string blob_for(int m, const std::string& type, const std::optional<Block>& current);
+  std::string json_edit(const std::optional<Block>& current, const std::string& tag);
 
   World& world_;
   std::vector<std::string> ids_;

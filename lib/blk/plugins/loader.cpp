@@ -38,24 +38,25 @@ blk_version view(const Block& b) {
   return v;
 }
 
-// The host's allocator for one call: it remembers what it handed out, so
-// the output blob can be checked to be one of its blocks, and no bigger.
-struct Allocations {
-  std::vector<std::pair<void*, std::size_t>> blocks;
-  ~Allocations() {
-    for (auto& b : blocks) std::free(b.first);
-  }
-  std::size_t size_of(const void* p) const {
-    for (const auto& b : blocks)
-      if (b.first == p) return b.second;
-    return SIZE_MAX;  // not ours
-  }
-};
+// The host's allocator for one call: it remembers what it handed out (in
+// the MergeScratch), so the output blob can be checked to be one of its
+// blocks, and no bigger.
+std::size_t size_of(const MergeScratch& s, const void* p) {
+  for (const auto& b : s.blocks)
+    if (b.first == p) return b.second;
+  return SIZE_MAX;  // not ours
+}
 
 void* host_alloc(void* ctx, size_t size) {
   if (size > kMaxBlobBytes) return nullptr;
+  auto* s = static_cast<MergeScratch*>(ctx);
+  try {
+    s->blocks.reserve(s->blocks.size() + 1);  // so that nothing throws into the plugin's C
+  } catch (...) {
+    return nullptr;
+  }
   void* p = std::malloc(size ? size : 1);
-  if (p) static_cast<Allocations*>(ctx)->blocks.emplace_back(p, size);
+  if (p) s->blocks.emplace_back(p, size);
   return p;
 }
 
@@ -113,15 +114,33 @@ LoadedPlugin::~LoadedPlugin() {
   if (handle_) dlclose(handle_);
 }
 
+void MergeScratch::release() {
+  for (auto& b : blocks) std::free(b.first);
+  blocks.clear();
+  error.clear();
+}
+
 MergeReply LoadedPlugin::merge(const Block& a, const Block& b) const {
+  MergeScratch scratch;
   blk_version va = view(a), vb = view(b);
+  MergeView v = merge(va, vb, scratch);
+  MergeReply r;
+  r.status = v.status;
+  r.schema = v.schema;
+  r.blob.assign(v.blob);
+  r.error.assign(v.error);
+  return r;  // `scratch` frees what the plugin got
+}
+
+MergeView LoadedPlugin::merge(const blk_version& a, const blk_version& b,
+                              MergeScratch& scratch) const {
+  scratch.release();
   blk_merge_input in{};
   in.struct_size = sizeof in;
-  in.a = &va;
-  in.b = &vb;
+  in.a = &a;
+  in.b = &b;
   in.base = nullptr;
-  Allocations allocations;
-  blk_allocator alloc{host_alloc, &allocations};
+  blk_allocator alloc{host_alloc, &scratch};
   blk_merge_output out{};
   out.struct_size = sizeof out;
   out.schema = std::max(a.schema, b.schema);
@@ -129,35 +148,35 @@ MergeReply LoadedPlugin::merge(const Block& a, const Block& b) const {
   blk_merge_status status = plugin_->merge(&in, &alloc, &out, err, sizeof err);
   err[sizeof err - 1] = '\0';
 
-  MergeReply r;
+  MergeView r;
   r.status = static_cast<int>(status);
   r.schema = out.schema;
+  auto fail = [&](std::string why) {
+    r.status = BLK_MERGE_FAILED;
+    scratch.error = std::move(why);
+  };
   if (status == BLK_MERGE_MERGED) {
     if (!out.blob && out.blob_size > 0) {
-      r.status = BLK_MERGE_FAILED;
-      r.error = "it returned a blob of size " + std::to_string(out.blob_size) + " at NULL";
-    } else if (out.blob && allocations.size_of(out.blob) == SIZE_MAX) {
-      r.status = BLK_MERGE_FAILED;
-      r.error = "it returned a blob that blk's allocator did not give it";
-    } else if (out.blob && out.blob_size > allocations.size_of(out.blob)) {
-      r.status = BLK_MERGE_FAILED;
-      r.error = fmt::format("it returned a blob of {} bytes in a block of {}", out.blob_size,
-                            allocations.size_of(out.blob));
+      fail("it returned a blob of size " + std::to_string(out.blob_size) + " at NULL");
+    } else if (out.blob && size_of(scratch, out.blob) == SIZE_MAX) {
+      fail("it returned a blob that blk's allocator did not give it");
+    } else if (out.blob && out.blob_size > size_of(scratch, out.blob)) {
+      fail(fmt::format("it returned a blob of {} bytes in a block of {}", out.blob_size,
+                       size_of(scratch, out.blob)));
     } else if (out.blob_size > kMaxBlobBytes) {
-      r.status = BLK_MERGE_FAILED;
-      r.error = fmt::format("it returned a blob of {} bytes; the limit is {}", out.blob_size,
-                            kMaxBlobBytes);
+      fail(fmt::format("it returned a blob of {} bytes; the limit is {}", out.blob_size,
+                       kMaxBlobBytes));
     } else if (out.blob) {
-      r.blob.assign(reinterpret_cast<const char*>(out.blob), out.blob_size);
+      r.blob = std::string_view(reinterpret_cast<const char*>(out.blob), out.blob_size);
     }
   } else if (status != BLK_MERGE_CANNOT && status != BLK_MERGE_NOT_HANDLED &&
              status != BLK_MERGE_FAILED) {
-    r.error = fmt::format("it returned status {}, which is none of the four", r.status);
-    r.status = BLK_MERGE_FAILED;
+    fail(fmt::format("it returned status {}, which is none of the four", r.status));
   } else {
-    r.error = *err ? err : "(no reason given)";
+    scratch.error = *err ? err : "(no reason given)";
   }
-  return r;  // `allocations` frees what the plugin got
+  r.error = scratch.error;
+  return r;
 }
 
 std::int64_t max_schema(const PluginInfo& info, std::string_view type) {

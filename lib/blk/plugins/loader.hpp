@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "blk/block.hpp"
@@ -13,6 +15,7 @@
 #include "blk/store.hpp"
 
 struct blk_merge_plugin;
+struct blk_version;
 
 namespace blk::plugins {
 
@@ -34,6 +37,28 @@ struct MergeReply {
 // The largest error text a plugin may write (the buffer it is given).
 inline constexpr std::size_t kErrorBytes = 512;
 
+// What a merge leaves behind until the next merge given the same scratch
+// (or its end): the blocks the plugin allocated, one of them the output
+// blob, and the error text. Reusing one saves the allocations of a new one.
+struct MergeScratch {
+  MergeScratch() = default;
+  MergeScratch(const MergeScratch&) = delete;
+  MergeScratch& operator=(const MergeScratch&) = delete;
+  ~MergeScratch() { release(); }
+  void release();  // frees the plugin's blocks
+
+  std::vector<std::pair<void*, std::size_t>> blocks;
+  std::string error;
+};
+
+// A MergeReply as views into a MergeScratch, checked the same way.
+struct MergeView {
+  int status = 3;  // blk_merge_status
+  std::uint32_t schema = 0;
+  std::string_view blob;
+  std::string_view error;
+};
+
 class LoadedPlugin {
  public:
   // dlopen()s the file and runs the ABI handshake. Code::invalid_input with
@@ -50,6 +75,10 @@ class LoadedPlugin {
 
   // Merges live versions a (loses last-write-wins) and b, in that order.
   MergeReply merge(const Block& a, const Block& b) const;
+
+  // The same for versions as the plugin sees them (strings NUL-terminated),
+  // without copying the output: it stays in `scratch` (freed first).
+  MergeView merge(const blk_version& a, const blk_version& b, MergeScratch& scratch) const;
 
  private:
   LoadedPlugin(void* handle, const blk_merge_plugin* p, PluginInfo info)

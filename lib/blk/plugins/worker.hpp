@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "blk/error.hpp"
 #include "blk/plugins/loader.hpp"
@@ -47,13 +48,16 @@ class Worker {
 
  private:
   Result<void> start();
-  Result<std::string> call(const std::string& request, int timeout_ms);
+  // Sends the request framed in out_ and returns the reply's body, a view
+  // into in_ valid until the next call.
+  Result<std::string_view> call(int timeout_ms);
   Error died(std::string_view doing);
 
   std::string exe_;
   int fd_ = -1;
   pid_t pid_ = -1;
   std::uint64_t generation_ = 0;
+  std::string out_, in_;  // kept from call to call for their buffers
 };
 
 // The worker's main loop on descriptor `fd` (worker_main.cpp); returns the

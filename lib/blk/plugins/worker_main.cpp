@@ -1,14 +1,44 @@
 // `blk __merge-worker`: the long-lived process that runs merge plugins for
 // blk, so that a plugin that crashes or hangs takes down only this process
 // (worker.hpp starts it). It answers frames on descriptor 0 until EOF.
+//
+// A merge costs one read and one write: the request is read into one
+// buffer kept from merge to merge, the plugin gets its blobs where they are,
+// and the reply is built in another kept buffer from the plugin's output.
 #include <signal.h>
 
 #include <deque>
 
+#include "blk/merge_plugin.h"
 #include "blk/plugins/worker.hpp"
 #include "blk/plugins/worker_protocol.hpp"
 
 namespace blk::plugins {
+namespace {
+
+// A version for the plugin from a request's views: the strings copied to
+// be NUL-terminated (into strings kept for the next request), the blob not.
+struct VersionStrings {
+  std::string id, type, modified_by;
+
+  blk_version view(const wire::VersionView& v) {
+    id.assign(v.id);
+    type.assign(v.type);
+    modified_by.assign(v.modified_by);
+    blk_version out{};
+    out.id = id.c_str();
+    out.type = type.c_str();
+    out.created_at = v.created_at;
+    out.modified_at = v.modified_at;
+    out.modified_by = modified_by.c_str();
+    out.schema = v.schema;
+    out.blob = reinterpret_cast<const std::uint8_t*>(v.blob.data());
+    out.blob_size = v.blob.size();
+    return out;
+  }
+};
+
+}  // namespace
 
 int run_merge_worker(int fd) {
   // blk closing the socket ends us; a write to it then must not kill us
@@ -16,10 +46,24 @@ int run_merge_worker(int fd) {
   // anything a plugin does).
   signal(SIGPIPE, SIG_IGN);
   std::deque<LoadedPlugin> slots;  // deque: slots never move
-  std::string body;
-  while (wire::read_frame(fd, body)) {
-    std::string reply;
-    if (auto path = wire::decode_load_request(body)) {
+  wire::FrameReader in(fd);
+  std::string_view body;
+  std::string reply;
+  wire::MergeRequestView m;
+  VersionStrings sa, sb;
+  MergeScratch scratch;
+  while (in.next(body)) {
+    wire::start_frame(reply);
+    if (wire::decode_merge_request(body, m)) {
+      if (m.slot >= slots.size()) {
+        wire::append_merge_reply(reply, BLK_MERGE_FAILED, 0, {}, "no plugin loaded in that slot");
+      } else {
+        blk_version a = sa.view(m.a), b = sb.view(m.b);
+        MergeView r = slots[m.slot].merge(a, b, scratch);
+        wire::append_merge_reply(reply, r.status, r.schema, r.blob, r.error);
+      }
+      scratch.release();  // the plugin's blocks, now copied
+    } else if (auto path = wire::decode_load_request(body)) {
       wire::LoadReply r;
       auto loaded = LoadedPlugin::load(*path);
       if (loaded) {
@@ -30,19 +74,12 @@ int run_merge_worker(int fd) {
       } else {
         r.error = loaded.error().message;
       }
-      reply = wire::encode(r);
-    } else if (auto m = wire::decode_merge_request(body)) {
-      MergeReply r;
-      if (m->slot >= slots.size()) {
-        r.error = "no plugin loaded in that slot";
-      } else {
-        r = slots[m->slot].merge(m->a, m->b);
-      }
-      reply = wire::encode(r);
+      reply += wire::encode(r);
     } else {
       return 2;  // not our protocol: nothing sensible to answer
     }
-    if (!wire::write_all(fd, wire::frame(reply))) return 1;
+    if (!wire::end_frame(reply) || !wire::write_all(fd, reply)) return 1;
+    if (reply.capacity() > (1 << 20)) std::string().swap(reply);  // a big one is not kept
   }
   return 0;
 }

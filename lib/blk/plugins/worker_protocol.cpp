@@ -35,26 +35,54 @@ void put_version(std::string& out, const Block& b) {
   put_bytes(out, b.blob);
 }
 
-Block get_version(Reader& r) {
+void get_version(Reader& r, VersionView& v) {
+  v.id = r.bytes(kMaxIdBytes);
+  v.type = r.bytes(kMaxIdBytes);
+  v.created_at = get_i64(r);
+  v.modified_at = get_i64(r);
+  v.modified_by = r.bytes(64);
+  v.schema = static_cast<std::uint32_t>(r.varint(UINT32_MAX));
+  v.blob = r.bytes(kMaxBlobBytes);
+}
+
+Block to_block(const VersionView& v) {
   Block b;
-  b.id = r.bytes(kMaxIdBytes);
-  b.type = r.bytes(kMaxIdBytes);
-  b.created_at = get_i64(r);
-  b.modified_at = get_i64(r);
-  b.modified_by = r.bytes(64);
-  b.schema = static_cast<std::uint32_t>(r.varint(UINT32_MAX));
-  b.blob = r.bytes(kMaxBlobBytes);
+  b.id = v.id;
+  b.type = v.type;
+  b.created_at = v.created_at;
+  b.modified_at = v.modified_at;
+  b.modified_by = v.modified_by;
+  b.schema = v.schema;
+  b.blob = v.blob;
   return b;
+}
+
+void put_length(char* p, std::size_t n) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((n >> (8 * i)) & 0xff);
 }
 
 }  // namespace
 
+std::size_t frame_length(const char* header) {
+  auto* b = reinterpret_cast<const unsigned char*>(header);
+  return b[0] | (b[1] << 8) | (b[2] << 16) | (std::size_t{b[3]} << 24);
+}
+
 std::string frame(std::string_view body) {
   std::string out(4, '\0');
-  auto n = static_cast<std::uint32_t>(body.size());
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  put_length(out.data(), body.size());
   out.append(body);
   return out;
+}
+
+void start_frame(std::string& out) {
+  out.assign(4, '\0');
+}
+
+bool end_frame(std::string& out) {
+  if (out.size() < 4 || out.size() - 4 > kMaxFrame) return false;
+  put_length(out.data(), out.size() - 4);
+  return true;
 }
 
 std::string load_request(std::string_view path) {
@@ -64,12 +92,18 @@ std::string load_request(std::string_view path) {
 }
 
 std::string merge_request(std::uint32_t slot, const Block& a, const Block& b) {
-  std::string out = "M";
-  out.reserve(a.blob.size() + b.blob.size() + 256);
+  std::string out;
+  append_merge_request(out, slot, a, b);
+  return out;
+}
+
+void append_merge_request(std::string& out, std::uint32_t slot, const Block& a, const Block& b) {
+  out.reserve(out.size() + a.blob.size() + b.blob.size() + a.id.size() + b.id.size() +
+              a.type.size() + b.type.size() + 256);
+  out.push_back('M');
   put_varint(out, slot);
   put_version(out, a);
   put_version(out, b);
-  return out;
 }
 
 std::string encode(const LoadReply& r) {
@@ -90,12 +124,19 @@ std::string encode(const LoadReply& r) {
 }
 
 std::string encode(const MergeReply& r) {
-  std::string out = "M";
-  put_varint(out, static_cast<std::uint64_t>(r.status));
-  put_varint(out, r.schema);
-  put_bytes(out, r.blob);
-  put_bytes(out, r.error);
+  std::string out;
+  append_merge_reply(out, r.status, r.schema, r.blob, r.error);
   return out;
+}
+
+void append_merge_reply(std::string& out, int status, std::uint32_t schema, std::string_view blob,
+                        std::string_view error) {
+  out.reserve(out.size() + blob.size() + error.size() + 32);
+  out.push_back('M');
+  put_varint(out, static_cast<std::uint64_t>(status));
+  put_varint(out, schema);
+  put_bytes(out, blob);
+  put_bytes(out, error);
 }
 
 std::optional<std::string> decode_load_request(std::string_view body) {
@@ -107,14 +148,18 @@ std::optional<std::string> decode_load_request(std::string_view body) {
 }
 
 std::optional<MergeRequest> decode_merge_request(std::string_view body) {
+  MergeRequestView v;
+  if (!decode_merge_request(body, v)) return std::nullopt;
+  return MergeRequest{v.slot, to_block(v.a), to_block(v.b)};
+}
+
+bool decode_merge_request(std::string_view body, MergeRequestView& m) {
   Reader r(body);
-  if (r.raw(1) != "M") return std::nullopt;
-  MergeRequest m;
+  if (r.raw(1) != "M") return false;
   m.slot = static_cast<std::uint32_t>(r.varint(UINT32_MAX));
-  m.a = get_version(r);
-  m.b = get_version(r);
-  if (!r.ok() || !r.at_end()) return std::nullopt;
-  return m;
+  get_version(r, m.a);
+  get_version(r, m.b);
+  return r.ok() && r.at_end();
 }
 
 std::optional<LoadReply> decode_load_reply(std::string_view body) {
@@ -163,9 +208,9 @@ bool read_frame(int fd, std::string& body) {
     }
     return true;
   };
-  unsigned char len[4];
-  if (!read_exact(reinterpret_cast<char*>(len), 4)) return false;
-  std::size_t n = len[0] | (len[1] << 8) | (len[2] << 16) | (std::size_t{len[3]} << 24);
+  char len[4];
+  if (!read_exact(len, 4)) return false;
+  std::size_t n = frame_length(len);
   if (n > kMaxFrame) return false;
   body.resize(n);
   return read_exact(body.data(), n);
@@ -179,6 +224,43 @@ bool write_all(int fd, std::string_view bytes) {
     bytes.remove_prefix(static_cast<std::size_t>(put));
   }
   return true;
+}
+
+bool FrameReader::next(std::string_view& body) {
+  // What a first read asks for: a 4 KiB merge's request, and then some.
+  constexpr std::size_t kInitial = 64 * 1024;
+  if (begin_ == end_) {
+    begin_ = end_ = 0;
+    // A big frame's buffer is not kept for good.
+    if (buf_.size() > 16 * kInitial) std::string().swap(buf_);
+    if (buf_.size() < kInitial) buf_.resize(kInitial);
+  }
+  std::size_t want = 0;  // the whole frame's size, once its length is in
+  for (;;) {
+    std::size_t have = end_ - begin_;
+    if (want == 0 && have >= 4) {
+      std::size_t n = frame_length(buf_.data() + begin_);
+      if (n > kMaxFrame) return false;
+      want = 4 + n;
+    }
+    if (want != 0 && have >= want) {
+      body = std::string_view(buf_.data() + begin_ + 4, want - 4);
+      begin_ += want;
+      return true;
+    }
+    // Room for the rest: unread bytes to the front, the buffer as big as
+    // the frame (once; it is kept for the next one).
+    if (begin_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + begin_, have);
+      begin_ = 0;
+      end_ = have;
+    }
+    if (want > buf_.size()) buf_.resize(want);
+    ssize_t got = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    end_ += static_cast<std::size_t>(got);
+  }
 }
 
 }  // namespace blk::plugins::wire

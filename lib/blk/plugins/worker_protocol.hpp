@@ -24,10 +24,20 @@ namespace blk::plugins::wire {
 // The largest frame either side accepts: two 16 MiB blobs and change.
 inline constexpr std::size_t kMaxFrame = 2 * kMaxBlobBytes + (1 << 20);
 
+// The body's length in a frame's first 4 bytes.
+std::size_t frame_length(const char* header);
+
 std::string frame(std::string_view body);
+
+// Frames built in place, without copying the body: start_frame makes `out`
+// room for the length (keeping its capacity), an encoder below appends the
+// body, end_frame writes its length; false if the body exceeds kMaxFrame.
+void start_frame(std::string& out);
+bool end_frame(std::string& out);
 
 std::string load_request(std::string_view path);
 std::string merge_request(std::uint32_t slot, const Block& a, const Block& b);
+void append_merge_request(std::string& out, std::uint32_t slot, const Block& a, const Block& b);
 
 struct LoadReply {
   bool ok = false;
@@ -37,6 +47,8 @@ struct LoadReply {
 };
 std::string encode(const LoadReply& r);
 std::string encode(const MergeReply& r);
+void append_merge_reply(std::string& out, int status, std::uint32_t schema, std::string_view blob,
+                        std::string_view error);
 
 // Decoders: std::nullopt if the bytes are not a well-formed message.
 std::optional<std::string> decode_load_request(std::string_view body);
@@ -45,6 +57,20 @@ struct MergeRequest {
   Block a, b;
 };
 std::optional<MergeRequest> decode_merge_request(std::string_view body);
+
+// A merge request as views into the body it was decoded from (the worker's
+// side, which hands the blobs to the plugin where they are).
+struct VersionView {
+  std::string_view id, type, modified_by, blob;
+  std::int64_t created_at = 0, modified_at = 0;
+  std::uint32_t schema = 0;
+};
+struct MergeRequestView {
+  std::uint32_t slot = 0;
+  VersionView a, b;
+};
+// False if the body is not a well-formed merge request.
+bool decode_merge_request(std::string_view body, MergeRequestView& m);
 std::optional<LoadReply> decode_load_reply(std::string_view body);
 std::optional<MergeReply> decode_merge_reply(std::string_view body);
 
@@ -52,5 +78,22 @@ std::optional<MergeReply> decode_merge_reply(std::string_view body);
 // EOF or error.
 bool read_frame(int fd, std::string& body);
 bool write_all(int fd, std::string_view bytes);
+
+// Reads frames from a blocking descriptor into one buffer that it keeps, as
+// many bytes as are there with each read: a frame that arrives whole costs
+// one read, and nothing is copied out. A body stays valid until the next
+// next() call.
+class FrameReader {
+ public:
+  explicit FrameReader(int fd) : fd_(fd) {}
+  // The next frame's body; false on EOF, an error or a length over
+  // kMaxFrame.
+  bool next(std::string_view& body);
+
+ private:
+  int fd_;
+  std::string buf_;
+  std::size_t begin_ = 0, end_ = 0;  // unread bytes: buf_[begin_, end_)
+};
 
 }  // namespace blk::plugins::wire
