@@ -42,6 +42,7 @@ class Workload {
   void run(int m, std::vector<Op> ops, bool abandon);
   std::string blob_for(int m, const std::string& type, const std::optional<Block>& current);
   std::string json_edit(const std::optional<Block>& current, const std::string& tag);
+  std::string set_add(const std::optional<Block>& current, const std::string& tag);
 
   World& world_;
   std::vector<std::string> ids_;
