@@ -60,11 +60,12 @@ void add_merge_plugin(CLI::App& app, Context& ctx);
 // read or is over kMaxBlobBytes (put.cpp).
 Result<std::string> read_blob(const std::string& file);
 
-// Opens stdin for reading a blob or an import: Code::invalid_input if blk
-// was started with it closed (`blk put <&-`). Without this check such a
-// command would read SQLite's /dev/null stand-in (SQLite puts one on any
-// descriptor below 3 it is given) and store an empty blob.
-Result<std::FILE*> open_stdin();
+// Opens FILE ("-": stdin) to read a blob or an import from;
+// Code::invalid_input if it cannot be opened, or if blk was started with
+// stdin closed (`blk put <&-`): such a command would otherwise read
+// SQLite's /dev/null stand-in (SQLite puts one on any descriptor below 3
+// it is given) and store an empty blob.
+Result<std::FILE*> open_input(const std::string& file);
 // Notes, first thing in main, whether stdin was closed.
 void note_closed_stdin();
 

@@ -14,17 +14,9 @@ namespace import_cmd {
 Result<void> run(Context& ctx, const std::string& file) {
   auto store = ctx.open_for_write();
   if (!store) return std::move(store).error();
-  std::FILE* in = nullptr;
-  if (file == "-") {
-    auto opened = open_stdin();
-    if (!opened) return std::move(opened).error();
-    in = *opened;
-  } else {
-    in = std::fopen(file.c_str(), "rb");
-  }
-  if (!in)
-    return make_error(Code::invalid_input,
-                      fmt::format("cannot open {}: {}", file, std::strerror(errno)));
+  auto opened = open_input(file);
+  if (!opened) return std::move(opened).error();
+  std::FILE* in = *opened;
   // A directory opens, then fails the first read: say so, as put does.
   struct stat st;
   if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {

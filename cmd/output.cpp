@@ -40,10 +40,17 @@ void note_closed_stdin() {
   stdin_closed = fcntl(0, F_GETFD) == -1 && errno == EBADF;
 }
 
-Result<std::FILE*> open_stdin() {
-  if (stdin_closed)
-    return make_error(Code::invalid_input, "cannot read -: standard input is closed");
-  return stdin;
+Result<std::FILE*> open_input(const std::string& file) {
+  if (file == "-") {
+    if (stdin_closed)
+      return make_error(Code::invalid_input, "cannot read -: standard input is closed");
+    return stdin;
+  }
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f)
+    return make_error(Code::invalid_input,
+                      fmt::format("cannot open {}: {}", file, std::strerror(errno)));
+  return f;
 }
 
 }  // namespace blk::cli

@@ -11,17 +11,9 @@ namespace blk::cli {
 // Reads the whole input, refusing more than kMaxBlobBytes without reading
 // (or holding) much beyond it.
 Result<std::string> read_blob(const std::string& file) {
-  std::FILE* f = nullptr;
-  if (file == "-") {
-    auto in = open_stdin();
-    if (!in) return std::move(in).error();
-    f = *in;
-  } else {
-    f = std::fopen(file.c_str(), "rb");
-  }
-  if (!f)
-    return make_error(Code::invalid_input,
-                      fmt::format("cannot open {}: {}", file, std::strerror(errno)));
+  auto opened = open_input(file);
+  if (!opened) return std::move(opened).error();
+  std::FILE* f = *opened;
   std::string blob;
   char buf[1 << 16];
   std::size_t n;

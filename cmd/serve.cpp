@@ -16,7 +16,13 @@ Result<void> run(Context& ctx, const Options& o) {
     return make_error(Code::usage, "--stdio serves one peer on stdin/stdout; it takes no --listen");
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
-  auto machine = load_machine(*paths);
+  // This connection stays open, unused, while we serve. Each sync opens its
+  // own, and a connection that opens the store while no other has it open
+  // (in any process) makes SQLite rebuild the WAL index (blk.db-shm) by
+  // reading the whole WAL, up to 1000 pages: with ours open, no sync does.
+  auto held = open_store(*paths);
+  if (!held) return std::move(held).error();
+  auto machine = load_machine(*paths, **held);
   if (!machine) return std::move(machine).error();
   net::ServerConfig config;
   config.keys = machine->keys;

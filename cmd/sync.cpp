@@ -71,12 +71,13 @@ Result<std::vector<net::SyncTarget>> resolve_targets(const Context& ctx, const M
 Result<void> run(Context& ctx, const Options& o) {
   auto paths = ctx.paths();
   if (!paths) return std::move(paths).error();
-  auto machine = load_machine(*paths);
+  // One open of the store for the keys and the sync (see load_machine).
+  auto store = open_store(*paths);
+  if (!store) return std::move(store).error();
+  auto machine = load_machine(*paths, **store);
   if (!machine) return std::move(machine).error();
   auto targets = resolve_targets(ctx, machine->manifest, o.targets);
   if (!targets) return std::move(targets).error();
-  auto store = open_store(*paths);
-  if (!store) return std::move(store).error();
   apply_write_policy(**store, machine->manifest, machine->identity.machine_id);
 
   sync::Options options;

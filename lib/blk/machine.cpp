@@ -7,7 +7,11 @@ namespace blk {
 Result<Machine> load_machine(const StorePaths& paths) {
   auto store = open_store(paths);
   if (!store) return std::move(store).error();
-  auto identity = (*store)->identity();
+  return load_machine(paths, **store);
+}
+
+Result<Machine> load_machine(const StorePaths& paths, Store& store) {
+  auto identity = store.identity();
   if (!identity) return std::move(identity).error();
   auto keys = load_secret_key(paths.secret_key(), identity->public_key);
   if (!keys) return std::move(keys).error();

@@ -19,4 +19,10 @@ struct Machine {
 // Errors: those of open_store, load_secret_key and load_manifest.
 Result<Machine> load_machine(const StorePaths& paths);
 
+// The same from a store the caller opened already (and keeps using): a
+// command that needs both opens the store once, not twice. Each open costs
+// the schema read and, when no other process has the store open, SQLite's
+// rebuilding of the WAL index from the whole WAL.
+Result<Machine> load_machine(const StorePaths& paths, Store& store);
+
 }  // namespace blk

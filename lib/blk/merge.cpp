@@ -82,27 +82,55 @@ Block merged_version(const Block& a, const Block& b, std::string blob, std::uint
   return out;
 }
 
-Decision decide(const std::optional<Block>& local, const Block& remote, Millis now,
-                Merger* merger) {
-  if (too_far_ahead(remote.modified_at, now)) return {ApplyOutcome::refused_future, std::nullopt};
-  if (!local) return {ApplyOutcome::inserted, remote};
-  if (local->version_hash == remote.version_hash) return {ApplyOutcome::already_have, std::nullopt};
+namespace {
+
+// What decide() does with `remote` without merging, or none if the two are
+// to be merged (concurrent, or the same history with different hashes).
+std::optional<Decision> settle_without_merge(const std::optional<Block>& local, const Block& remote,
+                                             Millis now) {
+  if (too_far_ahead(remote.modified_at, now))
+    return Decision{ApplyOutcome::refused_future, std::nullopt};
+  if (!local) return Decision{ApplyOutcome::inserted, remote};
+  if (local->version_hash == remote.version_hash)
+    return Decision{ApplyOutcome::already_have, std::nullopt};
   switch (compare_versions(remote.versions, local->versions)) {
     case Causality::after:
-      return {ApplyOutcome::fast_forward, remote};
+      return Decision{ApplyOutcome::fast_forward, remote};
     case Causality::before:
-      return {ApplyOutcome::ignored_older, std::nullopt};
+      return Decision{ApplyOutcome::ignored_older, std::nullopt};
     case Causality::equal:       // the same history told two ways (a store
     case Causality::concurrent:  // restored from a backup): merge all the same
       break;
   }
-  MergeAttempt attempt;
+  return std::nullopt;
+}
+
+// Two versions to be merged, as a merger gets them: (a, b), b the
+// last-write-wins winner; none if they are settled last-write-wins.
+std::optional<std::pair<const Block*, const Block*>> plugin_pair(const Block& local,
+                                                                 const Block& remote) {
   // A plugin merges two live versions of its type; a delete against an
   // edit, or a block whose type changed, is settled last-write-wins.
-  if (merger && !local->deleted() && !remote.deleted() && local->type == remote.type) {
-    bool remote_wins = wins_lww(remote, *local);
-    const Block& a = remote_wins ? *local : remote;
-    const Block& b = remote_wins ? remote : *local;
+  if (local.deleted() || remote.deleted() || local.type != remote.type) return std::nullopt;
+  if (wins_lww(remote, local)) return std::pair{&local, &remote};
+  return std::pair{&remote, &local};
+}
+
+}  // namespace
+
+std::optional<std::pair<const Block*, const Block*>> merge_pair(const std::optional<Block>& local,
+                                                                const Block& remote, Millis now) {
+  if (settle_without_merge(local, remote, now)) return std::nullopt;
+  return plugin_pair(*local, remote);
+}
+
+Decision decide(const std::optional<Block>& local, const Block& remote, Millis now,
+                Merger* merger) {
+  if (auto settled = settle_without_merge(local, remote, now)) return std::move(*settled);
+  MergeAttempt attempt;
+  if (auto pair = merger ? plugin_pair(*local, remote) : std::nullopt) {
+    const Block& a = *pair->first;
+    const Block& b = *pair->second;
     attempt = merger->merge(a, b);
     if (attempt.kind == MergeAttempt::Kind::hold)
       return {ApplyOutcome::held, std::nullopt, std::move(attempt)};

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "blk/block.hpp"
 #include "blk/error.hpp"
@@ -79,6 +81,14 @@ class Merger {
  public:
   virtual ~Merger() = default;
   virtual MergeAttempt merge(const Block& a, const Block& b) = 0;
+  // A hint: merge() is about to be called for these pairs, each in the
+  // order it will be (a, b), as merge_pair gives them; a merger may start
+  // on them together (plugins/host.cpp pipelines them through the worker).
+  // The pointers are valid for this call only. merge() must answer the same
+  // with or without it.
+  virtual void prepare(const std::vector<std::pair<const Block*, const Block*>>& pairs) {
+    (void)pairs;
+  }
 };
 
 // The version a plugin's merged blob makes: b's metadata (it won
@@ -98,6 +108,13 @@ struct Decision {
 };
 Decision decide(const std::optional<Block>& local, const Block& remote, Millis now,
                 Merger* merger = nullptr);
+
+// The versions decide() would give a merger for `remote` against `local` at
+// `now`, in the order it would give them (a, b: b wins last-write-wins), or
+// none if it would ask none: the one condition for both, so that a merger
+// can be prepared (Merger::prepare) for exactly the merges to come.
+std::optional<std::pair<const Block*, const Block*>> merge_pair(const std::optional<Block>& local,
+                                                                const Block& remote, Millis now);
 
 // Checks a version from a peer before anything uses it: id and type names,
 // blob size, times (created_at <= modified_at, deleted_at <= modified_at, a

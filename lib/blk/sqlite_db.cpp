@@ -16,11 +16,15 @@ constexpr off_t kWalKeepBytes = 4 << 20;
 
 Db::~Db() {
   if (!db_) return;
+  truncate_wal_if_large();
+  sqlite3_close_v2(db_);
+}
+
+void Db::truncate_wal_if_large() {
   struct stat st;
   std::string wal = path_ + "-wal";
-  if (!path_.empty() && stat(wal.c_str(), &st) == 0 && st.st_size > kWalKeepBytes)
+  if (db_ && !path_.empty() && stat(wal.c_str(), &st) == 0 && st.st_size > kWalKeepBytes)
     sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-  sqlite3_close_v2(db_);
 }
 
 namespace {

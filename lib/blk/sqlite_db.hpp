@@ -34,6 +34,13 @@ class Db {
   // then lands in a file that no store path leads to.
   Result<void> check_not_moved() const;
 
+  // Checkpoints the WAL and truncates it if it is over 4 MiB (as closing
+  // does). The next write then starts a new WAL, whose header SQLite syncs
+  // (one fsync, even at synchronous = NORMAL): a writer that is about to
+  // close after a big transaction can take that fsync on itself with its
+  // last small write, instead of leaving it to the next command.
+  void truncate_wal_if_large();
+
   // The error for a failed call: maps rc to a Code and names the file.
   Error error(int rc, std::string_view doing) const;
 

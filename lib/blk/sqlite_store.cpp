@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 #include <utility>
 
 #include "blk/sqlite_db.hpp"
@@ -127,6 +128,7 @@ class SqliteTransaction final : public Transaction {
   Result<std::string> put(BlockWrite w) override;
   Result<void> remove(std::string_view id) override;
   Result<ApplyOutcome> apply(const Block& remote, std::string_view from) override;
+  void prepare_merges(const std::vector<const Block*>& remotes) override;
   Result<void> set_cursor(std::string_view machine_id, std::string_view epoch, std::int64_t seq,
                           bool replace) override;
   Result<void> raise_seq_floor(std::int64_t floor) override;
@@ -351,6 +353,10 @@ class SqliteStore final : public Store {
     // Bookkeeping for `blk status`, not data: committed without waiting for
     // the disk (WAL + synchronous=NORMAL survives a crash of blk, and at
     // worst loses this line in a power cut). A no-op cron sync stays cheap.
+    // After a big sync the WAL is checkpointed first, not when we close: so
+    // this write starts the new WAL (and syncs its header) and the next sync,
+    // a no-op, finds a WAL it can append to without an fsync.
+    db_.truncate_wal_if_large();
     BLK_TRY(db_.exec("PRAGMA synchronous = NORMAL"));
     auto r = db_.exec("BEGIN IMMEDIATE");
     if (r) {
@@ -596,6 +602,36 @@ Result<ApplyOutcome> SqliteTransaction::apply(const Block& remote, std::string_v
     BLK_TRY(drop_superseded_held(*d.write));
   }
   return d.outcome;
+}
+
+// What apply() would ask the merger, for each remote in turn, told to it
+// at once. Only a remote that apply() would get to decide() (valid, not
+// denied) counts, checked last (only pairs pay for it: most versions a sync
+// receives merge nothing); an error reading ours just leaves that one out.
+void SqliteTransaction::prepare_merges(const std::vector<const Block*>& remotes) {
+  Merger* merger = store_.merger_.get();
+  if (!merger) return;
+  Millis now = store_.clock_();
+  std::vector<const Block*> candidates;
+  std::vector<std::optional<Block>> locals;  // not resized below: pairs point into it
+  std::unordered_set<std::string_view> seen;
+  for (const Block* remote : remotes) {
+    // The second of an id merges with the first's result: not known yet.
+    if (!seen.insert(remote->id).second) continue;
+    auto local = store_.get(remote->id);
+    if (!local || !*local) continue;  // a new block merges nothing
+    if (!merge_pair(*local, *remote, now)) continue;
+    candidates.push_back(remote);
+    locals.push_back(std::move(*local));
+  }
+  std::vector<std::pair<const Block*, const Block*>> pairs;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const Block& remote = *candidates[i];
+    if (!validate_remote_version(remote)) continue;
+    if (store_.write_check_ && !store_.write_check_(remote).empty()) continue;
+    if (auto pair = merge_pair(locals[i], remote, now)) pairs.push_back(*pair);
+  }
+  if (!pairs.empty()) merger->prepare(pairs);
 }
 
 Result<void> SqliteTransaction::record_received(std::int64_t seq, std::string_view from) {

@@ -105,6 +105,13 @@ class Transaction {
   // exactly as that peer sent it is never offered back to it (ChangeScan).
   virtual Result<ApplyOutcome> apply(const Block& remote, std::string_view from = {}) = 0;
 
+  // A hint before apply() is called for each of `remotes`, in this order:
+  // the store's merger is told (Merger::prepare) the merges those applies
+  // will ask of it, so that it can run them together (a sync's batch
+  // through the merge worker, pipelined). Of an id given twice only the
+  // first counts. Changes nothing; apply() decides as it would without it.
+  virtual void prepare_merges(const std::vector<const Block*>& remotes) { (void)remotes; }
+
   // Records that every change of peer `machine_id` whose seq (in the peer's
   // store `epoch`) is at most `seq` is committed here. Within one epoch the
   // cursor never moves back (two syncs at once cannot undo each other)

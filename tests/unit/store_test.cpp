@@ -654,6 +654,37 @@ TEST_CASE("record_sync_attempt: last ok, last error, what the peer holds") {
   CHECK(store->peer_state(p2)->cursor == 4);
 }
 
+TEST_CASE("record_sync_attempt after a big write starts a new WAL, which closing then keeps") {
+  // The write that follows a truncated WAL syncs the new WAL's header: the
+  // big sync takes that fsync with its record, not the next (no-op) sync.
+  test::TempDir dir;
+  std::string wal = dir / "store/blk.db-wal";
+  auto wal_size = [&] {
+    struct stat st;
+    return stat(wal.c_str(), &st) == 0 ? static_cast<long long>(st.st_size) : -1LL;
+  };
+  std::string p(32, 'p');
+  {
+    auto store = make_store(dir);
+    auto tx = store->begin();
+    REQUIRE(tx.ok());
+    for (int i = 0; i < 1500; ++i)
+      REQUIRE((*tx)->put(write_of("", "note", std::string(4096, static_cast<char>(i)))).ok());
+    REQUIRE((*tx)->commit().ok());
+    REQUIRE(wal_size() > 4 << 20);
+    REQUIRE(store->record_sync_attempt(p, 1000, "", 1500).ok());
+    CHECK(wal_size() > 0);
+    CHECK(wal_size() < 64 << 10);
+  }
+  auto after_close = wal_size();
+  CHECK(after_close > 0);  // not truncated again by the close
+  CHECK(after_close < 64 << 10);
+  auto store = open_store(StorePaths{dir / "store"});
+  REQUIRE(store.ok());
+  CHECK((*store)->max_seq().value() == 1500);
+  CHECK((*store)->peer_state(p)->last_ok == 1000);
+}
+
 namespace {
 
 // Runs `check` as a user who cannot write `dir`'s store: as root (which

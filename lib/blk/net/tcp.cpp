@@ -89,10 +89,19 @@ std::string TcpStream::remote() const {
 
 asio::awaitable<asio::ip::tcp::socket> dial_tcp(const std::string& host, std::uint16_t port) {
   auto ex = co_await asio::this_coro::executor;
-  asio::ip::tcp::resolver resolver(ex);
-  auto endpoints = co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
   asio::ip::tcp::socket socket(ex);
-  co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+  // An address needs no resolver: Asio's runs each lookup on a thread of its
+  // own, started for the first one (a thread and a malloc arena per process).
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  if (!ec) {
+    co_await socket.async_connect(asio::ip::tcp::endpoint(ip, port), asio::use_awaitable);
+  } else {
+    asio::ip::tcp::resolver resolver(ex);
+    auto endpoints =
+        co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
+    co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+  }
   socket.set_option(asio::ip::tcp::no_delay(true));
   co_return socket;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,18 @@ class PluginHost final : public Merger {
   ~PluginHost() override;
 
   MergeAttempt merge(const Block& a, const Block& b) override;
+  // Runs the pairs that go to the worker (not --in-process, not disabled,
+  // a schema the plugin understands) through it pipelined, and keeps each
+  // reply for merge() of the same two versions, which takes it instead of
+  // a round trip: what the worker answered (merged, cannot, not handled,
+  // failed). A worker that crashes or hangs keeps nothing more: merge()
+  // runs the pairs from there one at a time, and a failure is handled as
+  // it always is. What a previous prepare() kept and merge() did not take
+  // is dropped.
+  void prepare(const std::vector<std::pair<const Block*, const Block*>>& pairs) override;
+
+  // The worker's requests one at a time and merges pipelined (Worker).
+  const Worker& worker() const { return worker_; }
 
  private:
   struct Plugin {
@@ -43,6 +56,10 @@ class PluginHost final : public Merger {
     bool warned = false;
   };
   Plugin* for_type(std::string_view type);
+  // Why merge() would not run `p` on a and b (disabled, schema too high),
+  // or nothing.
+  std::optional<std::string> will_not_run(const Plugin& p, const Block& a, const Block& b) const;
+  Result<void> ensure_loaded(Plugin& p);
   Result<MergeReply> run(Plugin& p, const Block& a, const Block& b);
   MergeAttempt failed(Plugin& p, const Block& b, std::string why);
 
@@ -50,6 +67,8 @@ class PluginHost final : public Merger {
   std::string dir_;
   HostOptions options_;
   Worker worker_;
+  // prepare()'s answers by (a's, b's version hash), for merge() to take.
+  std::map<std::pair<std::string, std::string>, MergeReply> prepared_;
 };
 
 // The merger for a store's installed plugins, or none if it has none.

@@ -134,6 +134,7 @@ Result<std::string_view> Worker::call(int timeout_ms) {
   if (!wire::end_frame(out_))
     return make_error(Code::failure, "the merge request is too big for the merge worker");
   BLK_TRY(start());
+  ++calls_;
   std::int64_t deadline = now_ns() + std::int64_t{timeout_ms} * kMs;
   std::string_view rest = out_;
   while (!rest.empty()) {
@@ -215,6 +216,126 @@ Result<MergeReply> Worker::merge(std::uint32_t slot, const Block& a, const Block
     return make_error(Code::failure, "the merge worker sent a malformed reply");
   }
   return std::move(*r);
+}
+
+// The pipeline: one poll for both directions, requests framed into out_ a
+// run at a time and sent as the socket takes them, replies read into in_ as
+// many as have arrived and decoded where they are. The worker answers in
+// order, one frame per request.
+Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeReply>& replies,
+                                int timeout_ms) {
+  if (jobs.empty()) return {};
+  BLK_TRY(start());
+  std::vector<std::size_t> sizes;  // of each request framed so far
+  sizes.reserve(jobs.size());
+  std::size_t framed = 0;         // jobs framed (sent or in out_)
+  std::size_t answered = 0;       // jobs whose reply is in
+  std::size_t in_flight = 0;      // bytes of framed requests not answered yet
+  std::size_t sent = 0;           // of out_
+  std::size_t end = jobs.size();  // jobs to run: less if one is too big
+  out_.clear();
+  if (in_.size() < kReplyBuffer) in_.resize(kReplyBuffer);
+  std::size_t begin = 0, have = 0;  // unread reply bytes: in_[begin, have)
+  std::int64_t deadline = now_ns() + std::int64_t{timeout_ms} * kMs;
+  auto malformed = [&] {
+    stop();
+    return make_error(Code::failure, "the merge worker sent a malformed reply");
+  };
+  while (answered < end) {
+    // Frame more requests once out_ is all sent, while the bound allows: at
+    // most kPipelineBytes and one request unanswered.
+    if (sent == out_.size()) {
+      out_.clear();
+      sent = 0;
+      // Framed in place (the length is little-endian, worker_protocol.hpp).
+      while (framed < end && in_flight < kPipelineBytes) {
+        std::size_t at = out_.size();
+        out_.append(4, '\0');
+        wire::append_merge_request(out_, jobs[framed].slot, *jobs[framed].a, *jobs[framed].b);
+        std::size_t body = out_.size() - at - 4;
+        if (body > wire::kMaxFrame) {
+          out_.resize(at);
+          end = framed;  // too big: merge() will say so for it
+          break;
+        }
+        for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((body >> (8 * i)) & 0xff);
+        sizes.push_back(4 + body);
+        in_flight += 4 + body;
+        ++framed;
+      }
+      if (answered >= end) break;
+    }
+    short events = POLLIN;
+    if (sent < out_.size()) events |= POLLOUT;
+    std::int64_t left = deadline - now_ns();
+    int ready = 0;
+    short revents = 0;
+    if (left > 0) {
+      pollfd pf{fd_, events, 0};
+      ready = poll(&pf, 1, static_cast<int>((left + kMs - 1) / kMs));
+      if (ready < 0 && errno == EINTR) continue;
+      revents = pf.revents;
+    }
+    if (ready <= 0) {
+      stop();
+      return make_error(Code::failure,
+                        fmt::format("the plugin did not answer within {} ms; the merge worker "
+                                    "was stopped",
+                                    timeout_ms));
+    }
+    if ((revents & POLLOUT) && sent < out_.size()) {
+      ssize_t n = send(fd_, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0)
+        sent += static_cast<std::size_t>(n);
+      else if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+        return died("while merging");
+    }
+    if (!(revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    if (have == in_.size()) {
+      // Room for more: move what is unread to the front, or grow.
+      if (begin > 0) {
+        std::memmove(in_.data(), in_.data() + begin, have - begin);
+        have -= begin;
+        begin = 0;
+      } else {
+        in_.resize(in_.size() * 2);
+      }
+    }
+    ssize_t n = recv(fd_, in_.data() + have, in_.size() - have, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n <= 0) return died("while merging");
+    have += static_cast<std::size_t>(n);
+    // Every whole reply that is in.
+    while (have - begin >= 4) {
+      std::size_t len = wire::frame_length(in_.data() + begin);
+      if (len > wire::kMaxFrame) return malformed();
+      if (have - begin < 4 + len) {
+        if (begin + 4 + len > in_.size()) {  // make room for the whole frame
+          std::memmove(in_.data(), in_.data() + begin, have - begin);
+          have -= begin;
+          begin = 0;
+          if (4 + len > in_.size()) in_.resize(4 + len);
+        }
+        break;
+      }
+      // A reply to no request: not our worker.
+      if (answered >= framed) return malformed();
+      auto r = wire::decode_merge_reply(std::string_view(in_.data() + begin + 4, len));
+      if (!r) return malformed();
+      replies.push_back(std::move(*r));
+      in_flight -= sizes[answered];
+      ++answered;
+      ++pipelined_;
+      begin += 4 + len;
+      deadline = now_ns() + std::int64_t{timeout_ms} * kMs;
+    }
+    if (begin == have) begin = have = 0;
+  }
+  if (have != begin) return malformed();  // more than one frame per request
+  // A big request's or reply's buffer is not kept.
+  if (out_.capacity() > (1 << 20)) std::string().swap(out_);
+  if (in_.size() > (1 << 20)) std::string().swap(in_);
+  return {};
 }
 
 }  // namespace blk::plugins

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "blk/error.hpp"
 #include "blk/plugins/loader.hpp"
@@ -40,9 +41,37 @@ class Worker {
   // are gone (generation() changes).
   Result<MergeReply> merge(std::uint32_t slot, const Block& a, const Block& b, int timeout_ms);
 
+  // One merge of merge_many: the plugin's slot and the two versions.
+  struct Job {
+    std::uint32_t slot = 0;
+    const Block* a = nullptr;
+    const Block* b = nullptr;
+  };
+  // Merges `jobs` in order, pipelined: requests are written while replies
+  // are read, at most kPipelineBytes of requests unanswered at a time (one
+  // bigger request goes alone), so a batch costs the worker's merges, not a
+  // round trip each. Appends each job's reply to `replies` as merge() would
+  // return it. Each reply has `timeout_ms` from the one before. An error
+  // (as merge()'s) stops the worker and leaves the jobs from
+  // jobs[replies.size()] on unanswered; the one the worker failed on may be
+  // any of them (it writes replies to a batch several at a time). A job too
+  // big to send ends it without an error: it and those after are not
+  // answered.
+  Result<void> merge_many(const std::vector<Job>& jobs, std::vector<MergeReply>& replies,
+                          int timeout_ms);
+  static constexpr std::size_t kPipelineBytes = 128 * 1024;
+
+  // Requests answered one at a time (load, merge), and merges answered in
+  // merge_many: for tests and benchmarks.
+  std::uint64_t calls() const { return calls_; }
+  std::uint64_t pipelined() const { return pipelined_; }
+
   // Changes every time a worker process is started: a slot is valid only
   // in the generation that loaded it.
   std::uint64_t generation() const { return generation_; }
+  // Whether a worker process is running: if not, the next request starts
+  // one, of a new generation (so a slot is valid only while it runs, too).
+  bool running() const { return fd_ >= 0; }
 
   void stop();
 
@@ -58,6 +87,7 @@ class Worker {
   pid_t pid_ = -1;
   std::uint64_t generation_ = 0;
   std::string out_, in_;  // kept from call to call for their buffers
+  std::uint64_t calls_ = 0, pipelined_ = 0;
 };
 
 // The worker's main loop on descriptor `fd` (worker_main.cpp); returns the

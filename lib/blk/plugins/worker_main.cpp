@@ -6,7 +6,9 @@
 // buffer kept from merge to merge, the plugin gets its blobs where they are,
 // and the reply is built in another kept buffer from the plugin's output.
 #include <signal.h>
+#include <time.h>
 
+#include <cstdint>
 #include <deque>
 
 #include "blk/merge_plugin.h"
@@ -38,6 +40,12 @@ struct VersionStrings {
   }
 };
 
+std::int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
 }  // namespace
 
 int run_merge_worker(int fd) {
@@ -48,7 +56,10 @@ int run_merge_worker(int fd) {
   std::deque<LoadedPlugin> slots;  // deque: slots never move
   wire::FrameReader in(fd);
   std::string_view body;
-  std::string reply;
+  std::string reply, pending;  // pending: replies not written yet
+  constexpr std::size_t kBatchBytes = 64 * 1024;
+  constexpr std::int64_t kBatchNs = 2'000'000;  // 2 ms
+  std::int64_t last_write = now_ns();
   wire::MergeRequestView m;
   VersionStrings sa, sb;
   MergeScratch scratch;
@@ -78,8 +89,28 @@ int run_merge_worker(int fd) {
     } else {
       return 2;  // not our protocol: nothing sensible to answer
     }
-    if (!wire::end_frame(reply) || !wire::write_all(fd, reply)) return 1;
+    if (!wire::end_frame(reply)) return 1;
+    // Requests that came together (a pipelined batch: Worker::merge_many)
+    // are answered together: one write, and one wakeup for blk, for
+    // several. Never while waiting for a request; and for at most
+    // kBatchNs since the last write, so that a reply is not held back
+    // long past the deadline blk gives each reply (a slow merge comes
+    // after at most kBatchNs of held replies).
+    if (in.buffered() && pending.size() + reply.size() < kBatchBytes &&
+        now_ns() - last_write < kBatchNs) {
+      pending += reply;
+      continue;
+    }
+    if (!pending.empty()) {
+      pending += reply;
+      if (!wire::write_all(fd, pending)) return 1;
+      pending.clear();
+    } else if (!wire::write_all(fd, reply)) {
+      return 1;
+    }
+    last_write = now_ns();
     if (reply.capacity() > (1 << 20)) std::string().swap(reply);  // a big one is not kept
+    if (pending.capacity() > (1 << 20)) std::string().swap(pending);
   }
   return 0;
 }

@@ -226,6 +226,11 @@ bool write_all(int fd, std::string_view bytes) {
   return true;
 }
 
+bool FrameReader::buffered() const {
+  std::size_t have = end_ - begin_;
+  return have >= 4 && have - 4 >= frame_length(buf_.data() + begin_);
+}
+
 bool FrameReader::next(std::string_view& body) {
   // What a first read asks for: a 4 KiB merge's request, and then some.
   constexpr std::size_t kInitial = 64 * 1024;

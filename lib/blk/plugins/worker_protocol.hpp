@@ -89,6 +89,8 @@ class FrameReader {
   // The next frame's body; false on EOF, an error or a length over
   // kMaxFrame.
   bool next(std::string_view& body);
+  // Whether the next frame is here whole: next() would not read.
+  bool buffered() const;
 
  private:
   int fd_;

@@ -539,6 +539,12 @@ struct Session::Impl {
     if (batch.empty() && !move_cursor) return {};
     auto tx = store.begin();
     if (!tx) return std::move(tx).error();
+    // The batch's merges go to the merge worker together, not one round
+    // trip each (Transaction::prepare_merges).
+    std::vector<const Block*> remotes;
+    remotes.reserve(batch.size());
+    for (const auto& r : batch) remotes.push_back(&r.block);
+    (*tx)->prepare_merges(remotes);
     for (auto& r : batch) {
       auto outcome = (*tx)->apply(r.block, peer_id);
       if (!outcome) return std::move(outcome).error();
