@@ -275,18 +275,19 @@ std::string space(Rng& rng) {
   return spaces[pick(rng, 7)];
 }
 
+// A JSON string for s, now and then with an 'a' written "\u0061".
+std::string quoted_now_and_then_escaped(const std::string& s, Rng& rng) {
+  std::string q = quote(s);
+  if (!chance(rng, 0.3)) return q;
+  std::string out;
+  for (char c : q) out += c == 'a' ? std::string("\\u0061") : std::string(1, c);
+  return out;
+}
+
 // The same value as JSON text, members in random order, random whitespace,
 // a character escaped another way now and then.
 std::string text(const J& j, Rng& rng) {
-  auto str = [&](const std::string& s) {
-    std::string q = quote(s);
-    if (chance(rng, 0.3)) {
-      std::string out;
-      for (char c : q) out += c == 'a' ? std::string("\\u0061") : std::string(1, c);
-      return out;
-    }
-    return q;
-  };
+  auto str = [&](const std::string& s) { return quoted_now_and_then_escaped(s, rng); };
   switch (j.kind) {
     case J::string:
       return str(j.s);
@@ -701,14 +702,6 @@ struct JsonCase {
   Fields fields;  // what the version means
 };
 
-std::string raw_key_of(const std::string& key, Rng& rng) {
-  std::string q = quote(key);
-  if (!chance(rng, 0.3)) return q;
-  std::string out;
-  for (char c : q) out += c == 'a' ? std::string("\\u0061") : std::string(1, c);
-  return out;
-}
-
 // A random version: fields, and now and then a "_blk_stamps" entry that
 // holds, one whose hash no longer fits (an edit), a tombstone, or a stamped
 // field that is gone (a delete).
@@ -719,26 +712,27 @@ JsonCase random_json(Rng& rng, int64_t at, const std::string& by) {
   std::set<std::string> keys;
   for (size_t n = pick(rng, 6); keys.size() < n;) keys.insert(random_key(rng));
   for (const auto& key : keys) {
-    Stamped s{at, by, false, raw_key_of(key, rng), text(random_value(rng, 1), rng)};
+    Stamped s{at, by, false, quoted_now_and_then_escaped(key, rng),
+              text(random_value(rng, 1), rng)};
     int64_t old_at = 990 + static_cast<int64_t>(pick(rng, 20));
     const std::string& old_by = machines[pick(rng, 3)];
     size_t kind = pick(rng, 8);
     if (kind == 0) {  // a stamp that holds
-      entries.push_back(raw_key_of(key, rng) + ":[" + std::to_string(old_at) + ",\"" + old_by +
-                        "\",\"" + fnv(s.raw_value) + "\"]");
+      entries.push_back(quoted_now_and_then_escaped(key, rng) + ":[" + std::to_string(old_at) +
+                        ",\"" + old_by + "\",\"" + fnv(s.raw_value) + "\"]");
       s.at = old_at;
       s.by = old_by;
     } else if (kind == 1) {  // edited since it was stamped
-      entries.push_back(raw_key_of(key, rng) + ":[" + std::to_string(old_at) + ",\"" + old_by +
-                        "\",\"" + fnv(s.raw_value + " ") + "\"]");
+      entries.push_back(quoted_now_and_then_escaped(key, rng) + ":[" + std::to_string(old_at) +
+                        ",\"" + old_by + "\",\"" + fnv(s.raw_value + " ") + "\"]");
     } else if (kind == 2) {  // re-added after a tombstone
-      entries.push_back(raw_key_of(key, rng) + ":[" + std::to_string(old_at) + ",\"" + old_by +
-                        "\"]");
+      entries.push_back(quoted_now_and_then_escaped(key, rng) + ":[" + std::to_string(old_at) +
+                        ",\"" + old_by + "\"]");
     } else if (kind == 3) {  // a tombstone
-      s = {old_at, old_by, true, raw_key_of(key, rng), ""};
+      s = {old_at, old_by, true, quoted_now_and_then_escaped(key, rng), ""};
       entries.push_back(s.raw_key + ":[" + std::to_string(old_at) + ",\"" + old_by + "\"]");
     } else if (kind == 4) {  // deleted by this version
-      s = {at, by, true, raw_key_of(key, rng), ""};
+      s = {at, by, true, quoted_now_and_then_escaped(key, rng), ""};
       entries.push_back(s.raw_key + ":[" + std::to_string(old_at) + ",\"" + old_by +
                         "\",\"0123456789abcdef\"]");
     }
