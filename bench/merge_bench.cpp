@@ -3,16 +3,18 @@
 // same run (scripts/bench, section `merge`). DESIGN.md §7 expects about
 // 20 µs per merge through a pipe; the target is 30.
 //
-//   blk_merge_bench [--blobs json|score] PLUGIN.so BLK N   prints key=value lines
+//   blk_merge_bench [--blobs json|score] [--only WAY] PLUGIN.so BLK N   prints key=value lines
 //
+// --only times one way (in-process, worker or pipelined), for a profiler.
 // --blobs json (the default): two JSON objects of about 4 KiB, type "json",
 // for plugins/json_fields. --blobs score: two 4096-digit decimal numbers of
 // the plugin's first type, for plugins/max_score, whose merge costs next to
 // nothing: worker_us - in_process_us is then what the worker itself costs.
 // The ways alternate in rounds, so that a change in the machine's load
-// falls on all of them. The third, worker_pipelined_us, is the path a sync
-// takes: batches of 64 merges given to PluginHost::prepare, which pipelines
-// them through the worker, and then merged one by one (host.hpp).
+// falls on all of them; each figure is the median of its 20 rounds. The
+// third, worker_pipelined_us, is the path a sync takes: batches of 64
+// merges given to PluginHost::prepare, which pipelines them through the
+// worker, and then merged one by one (host.hpp).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -68,21 +70,32 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  std::size_t k = v.size() / 2;
+  return v.size() % 2 ? v[k] : (v[k - 1] + v[k]) / 2;
+}
+
 int usage() {
-  fmt::print(stderr, "usage: blk_merge_bench [--blobs json|score] PLUGIN.so BLK N\n");
+  fmt::print(stderr,
+             "usage: blk_merge_bench [--blobs json|score] [--only in-process|worker|pipelined] "
+             "PLUGIN.so BLK N\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string blobs = "json";
-  if (argc == 6 && std::strcmp(argv[1], "--blobs") == 0) {
-    blobs = argv[2];
+  std::string blobs = "json", only;
+  while (argc >= 6 && (std::strcmp(argv[1], "--blobs") == 0 || std::strcmp(argv[1], "--only") == 0)) {
+    (argv[1][2] == 'b' ? blobs : only) = argv[2];
     argv += 2;
     argc -= 2;
   }
   if (argc != 4 || (blobs != "json" && blobs != "score")) return usage();
+  if (!only.empty() && only != "in-process" && only != "worker" && only != "pipelined")
+    return usage();
+  auto runs = [&only](const char* way) { return only.empty() || only == way; };
   std::string plugin = argv[1], blk_exe = argv[2];
   long n = std::atol(argv[3]);
   if (n <= 0) return usage();
@@ -134,12 +147,18 @@ int main(int argc, char** argv) {
   (void)host.merge(a, b);  // warm: starts its worker
 
   std::size_t merged_bytes = 0;
-  double in_process = 0, through_worker = 0, pipelined = 0;
-  constexpr long kRounds = 10;
+  // Each way's µs per merge in each round: the figures are their medians,
+  // which a moment of a busy machine (another VM on the host) moves less
+  // than a mean.
+  std::vector<double> in_process, through_worker, pipelined;
+  auto per_merge_us = [](Clock::time_point t0, long count) {
+    return seconds_since(t0) * 1e6 / static_cast<double>(count);
+  };
+  constexpr long kRounds = 20;
   for (long round = 0; round < kRounds; ++round) {
     long count = n / kRounds + (round < n % kRounds ? 1 : 0);
     auto t0 = Clock::now();
-    for (long i = 0; i < count; ++i) {
+    for (long i = 0; i < (runs("in-process") ? count : 0); ++i) {
       auto r = loaded->merge(a, b);
       if (r.status != BLK_MERGE_MERGED) {
         fmt::print(stderr, "in-process merge failed: {}\n", r.error);
@@ -147,18 +166,18 @@ int main(int argc, char** argv) {
       }
       merged_bytes = r.blob.size();
     }
-    in_process += seconds_since(t0);
+    in_process.push_back(per_merge_us(t0, count));
     t0 = Clock::now();
-    for (long i = 0; i < count; ++i) {
+    for (long i = 0; i < (runs("worker") ? count : 0); ++i) {
       auto r = worker.merge(*slot, a, b, 10000);
       if (!r || r->status != BLK_MERGE_MERGED) {
         fmt::print(stderr, "worker merge failed: {}\n", r ? r->error : r.error().message);
         return 1;
       }
     }
-    through_worker += seconds_since(t0);
+    through_worker.push_back(per_merge_us(t0, count));
     t0 = Clock::now();
-    for (long done = 0; done < count;) {
+    for (long done = 0; done < (runs("pipelined") ? count : 0);) {
       std::size_t k = std::min<std::size_t>(kBatch, static_cast<std::size_t>(count - done));
       if (k == kBatch)
         host.prepare(pairs);
@@ -173,13 +192,13 @@ int main(int argc, char** argv) {
       }
       done += static_cast<long>(k);
     }
-    pipelined += seconds_since(t0);
+    pipelined.push_back(per_merge_us(t0, count));
   }
   fmt::print("merges={}\nblob_a={}\nblob_b={}\nmerged={}\n", n, a.blob.size(), b.blob.size(),
              merged_bytes);
-  fmt::print("in_process_us={:.2f}\nworker_us={:.2f}\n", in_process * 1e6 / static_cast<double>(n),
-             through_worker * 1e6 / static_cast<double>(n));
+  fmt::print("in_process_us={:.2f}\nworker_us={:.2f}\n", median(in_process),
+             median(through_worker));
   fmt::print("worker_pipelined_us={:.2f}\npipelined_batch={}\npipelined_answered={}\n",
-             pipelined * 1e6 / static_cast<double>(n), kBatch, host.worker().pipelined());
+             median(pipelined), kBatch, host.worker().pipelined());
   return 0;
 }

@@ -31,8 +31,12 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -84,7 +88,10 @@ bool lower_hex(std::string_view s, std::size_t digits) {
 struct Stamp {
   int64_t at = 0;
   std::string_view by;
-  friend bool operator==(const Stamp&, const Stamp&) = default;
+  friend bool operator==(const Stamp& x, const Stamp& y) {
+    // Most stamps are a version's own: the same machine id, where it lies.
+    return x.at == y.at && (x.by.data() == y.by.data() ? x.by.size() == y.by.size() : x.by == y.by);
+  }
   friend bool operator<(const Stamp& x, const Stamp& y) {
     return x.at != y.at ? x.at < y.at : x.by < y.by;
   }
@@ -98,8 +105,14 @@ struct Key {
 
   Key() = default;
   explicit Key(std::string_view k) : text(k) {
-    for (std::size_t i = 0; i < 8; ++i)
-      prefix = prefix << 8 | (i < k.size() ? static_cast<unsigned char>(k[i]) : 0u);
+    unsigned char first[8] = {};  // big-endian, zero-padded: compares as the bytes do
+    std::memcpy(first, k.data(), std::min<std::size_t>(k.size(), 8));
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&prefix, first, 8);
+      prefix = __builtin_bswap64(prefix);
+    } else {
+      for (unsigned char c : first) prefix = prefix << 8 | c;
+    }
   }
   friend bool operator==(const Key& x, const Key& y) {
     return x.prefix == y.prefix && x.text == y.text;
@@ -121,11 +134,15 @@ struct Field {
 
 // 64-bit FNV-1a, as 16 hex digits: tells whether a stamped value changed.
 // Not a defence against anyone: a peer can write any stamp it likes anyway.
-std::string hash_of(std::string_view text) {
+struct Hash {
+  std::array<char, kHashDigits> hex;
+  std::string_view text() const { return {hex.data(), hex.size()}; }
+};
+Hash hash_of(std::string_view text) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  std::string out(kHashDigits, '0');
-  for (std::size_t i = kHashDigits; i-- > 0; h >>= 4) out[i] = "0123456789abcdef"[h & 15];
+  Hash out;
+  for (std::size_t i = kHashDigits; i-- > 0; h >>= 4) out.hex[i] = "0123456789abcdef"[h & 15];
   return out;
 }
 
@@ -155,9 +172,8 @@ class Members {
   }
 
  private:
-  void skip_space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
-      ++i_;
+  void skip_space() {  // in valid JSON, the only bytes <= ' ' outside strings are spaces
+    while (i_ < s_.size() && static_cast<unsigned char>(s_[i_]) <= ' ') ++i_;
   }
   void skip_string() {  // from the opening quote to after the closing one
     for (;;) {
@@ -194,19 +210,33 @@ class Members {
     }
   }
   static bool ends_scalar(char c) {
-    return c == ',' || c == '}' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    return c == ',' || c == '}' || static_cast<unsigned char>(c) <= ' ';
   }
 
   std::string_view s_;
   std::size_t i_ = 0;
 };
 
+// An entry of "_blk_stamps".
+struct Recorded {
+  Key key;
+  std::string_view raw_key;
+  Stamp stamp;
+  std::string_view hash;  // empty: a tombstone
+};
+
+// The vectors a Version fills, kept from merge to merge for their memory.
+struct VersionBuffers {
+  std::vector<Field> members, fields;
+  std::vector<Recorded> recorded;
+};
+
 // A version read as its fields, sorted by key. Its views point into the
 // parser (the unescaped keys) and the blob: both outlive it.
 class Version {
  public:
-  Version(const blk_version& v, simdjson::dom::parser& parser)
-      : own_{v.modified_at, v.modified_by} {
+  Version(const blk_version& v, simdjson::dom::parser& parser, VersionBuffers& buffers)
+      : own_{v.modified_at, v.modified_by}, buffers_(buffers), fields_(buffers.fields) {
     try {
       read(v, parser);
     } catch (const Cannot& e) {
@@ -217,13 +247,6 @@ class Version {
   const Stamp& own() const { return own_; }
 
  private:
-  struct Recorded {  // an entry of "_blk_stamps"
-    Key key;
-    std::string_view raw_key;
-    Stamp stamp;
-    std::string_view hash;  // empty: a tombstone
-  };
-
   void read(const blk_version& v, simdjson::dom::parser& parser) {
     std::string_view text = blk::plugin::blob_of(&v);
     if (text.empty()) throw Cannot("it is empty, not a JSON object");
@@ -234,9 +257,11 @@ class Version {
       throw Cannot("it is nested deeper than " + std::to_string(kMaxDepth));
     if (error) throw Cannot(std::string("it is not JSON: ") + simdjson::error_message(error));
 
-    std::vector<Field> members;
-    std::vector<Recorded> recorded;
-    members.reserve(object.size());
+    std::vector<Field>& members = buffers_.members;
+    std::vector<Recorded>& recorded = buffers_.recorded;
+    members.clear();
+    recorded.clear();
+    fields_.clear();
     Members raw(text);
     bool stamps_seen = false;
     for (auto [key, value] : object) {
@@ -262,7 +287,7 @@ class Version {
       throw Cannot("duplicate key \"" + std::string(dup->key.text) + "\" in \"_blk_stamps\"");
 
     if (recorded.empty()) {  // every field is this version's own write
-      fields_ = std::move(members);
+      fields_.swap(members);
       return;
     }
     // The fields and the recorded stamps, both sorted: one walk.
@@ -275,7 +300,8 @@ class Version {
       Field f = has_member ? *m : Field{};
       if (has_member) {
         // Still the value that was stamped: the stamp holds.
-        if (has_record && !r->hash.empty() && r->hash == hash_of(f.value)) f.stamp = r->stamp;
+        if (has_record && !r->hash.empty() && r->hash == hash_of(f.value).text())
+          f.stamp = r->stamp;
       } else {
         f.key = r->key;
         f.raw_key = r->raw_key;
@@ -312,7 +338,8 @@ class Version {
   }
 
   Stamp own_;
-  std::vector<Field> fields_;
+  VersionBuffers& buffers_;
+  std::vector<Field>& fields_;
 };
 
 // The field that wins: the later stamp, then a value over a tombstone, then
@@ -328,24 +355,33 @@ const Field& later(const Field& x, const Field& y) {
 void append_stamp(std::string& out, const Field& f) {
   out += f.raw_key;
   out += ":[";
-  out += std::to_string(f.stamp.at);
+  char at[24];
+  out.append(at, std::to_chars(at, at + sizeof at, f.stamp.at).ptr);
   out += ",\"";
   out += f.stamp.by;
   if (!f.deleted) {
     out += "\",\"";
-    out += hash_of(f.value);
+    out += hash_of(f.value).text();
   }
   out += "\"]";
 }
 
+// The merged object before it is written: its fields in order, its
+// "_blk_stamps" member (empty if none), and its exact size in bytes.
+struct Merged {
+  std::vector<const Field*> fields;
+  std::string stamps;
+  std::size_t size = 0;
+};
+
 // The union of x's and y's fields, each field its later version. A field
 // stamped like the merged version itself (the later of the two versions'
 // own stamps, which the merged version takes) needs no entry.
-std::string merge(const Version& x, const Version& y) {
+void merge(const Version& x, const Version& y, Merged& m) {
   Stamp merged_own = std::max(x.own(), y.own());
-  std::vector<const Field*> fields;
-  fields.reserve(x.fields().size() + y.fields().size());
-  std::size_t bytes = 2;
+  std::vector<const Field*>& fields = m.fields;
+  fields.clear();
+  std::size_t members = 0, bytes = 2;  // the braces
   auto xi = x.fields().begin(), yi = y.fields().begin();
   while (xi != x.fields().end() || yi != y.fields().end()) {
     const Field* f;
@@ -356,59 +392,81 @@ std::string merge(const Version& x, const Version& y) {
     else
       f = &later(*xi++, *yi++);
     fields.push_back(f);
-    bytes += f->raw_key.size() + f->value.size() + 2;
+    if (!f->deleted) {
+      ++members;
+      bytes += f->raw_key.size() + 1 + f->value.size();  // key:value
+    }
   }
   auto needs_entry = [&](const Field* f) { return f->deleted || f->stamp != merged_own; };
 
-  std::string stamps;
+  std::string& stamps = m.stamps;
+  stamps.clear();
   for (const Field* f : fields) {
     if (!needs_entry(f)) continue;
     stamps += stamps.empty() ? "\"_blk_stamps\":{" : ",";
     append_stamp(stamps, *f);
   }
-  if (!stamps.empty()) stamps += '}';
+  if (!stamps.empty()) {
+    stamps += '}';
+    ++members;
+    bytes += stamps.size();
+  }
+  m.size = bytes + (members > 0 ? members - 1 : 0);  // and the commas
+}
 
-  std::string out;
-  out.reserve(bytes + stamps.size());
-  out += '{';
-  auto member = [&out](std::string_view raw_key, std::string_view value) {
-    if (out.size() > 1) out += ',';
-    out += raw_key;
-    out += ':';
-    out += value;
+// Writes m's object, m.size bytes, to `out`: its members sorted by key,
+// "_blk_stamps" among them.
+void write(const Merged& m, char* out) {
+  char* p = out;
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
   };
-  bool stamps_written = stamps.empty();
-  for (const Field* f : fields) {
+  *p++ = '{';
+  bool stamps_written = m.stamps.empty();
+  for (const Field* f : m.fields) {
     if (!stamps_written && kStampsKey < f->key.text) {
-      if (out.size() > 1) out += ',';
-      out += stamps;
+      if (p - out > 1) *p++ = ',';
+      put(m.stamps);
       stamps_written = true;
     }
-    if (!f->deleted) member(f->raw_key, f->value);
+    if (f->deleted) continue;
+    if (p - out > 1) *p++ = ',';
+    put(f->raw_key);
+    *p++ = ':';
+    put(f->value);
   }
   if (!stamps_written) {
-    if (out.size() > 1) out += ',';
-    out += stamps;
+    if (p - out > 1) *p++ = ',';
+    put(m.stamps);
   }
-  out += '}';
-  return out;
+  *p++ = '}';
+  if (static_cast<std::size_t>(p - out) != m.size) std::abort();  // size() and write() disagree
 }
 
 void say(char* err, size_t err_size, const std::string& text) {
   if (err && err_size) std::snprintf(err, err_size, "%s", text.c_str());
 }
 
-// One parser per version, kept for the thread's life: its buffers are
-// reused, and the keys a Version holds point into them.
-simdjson::dom::parser& parser(int which) {
-  thread_local simdjson::dom::parser parsers[2];
-  thread_local bool sized = false;
-  if (!sized) {
+// What a merge works in, kept for the thread's life so that a merge
+// allocates nothing: a parser per version (the keys a Version holds point
+// into it), the versions' fields and the merged object's plan.
+struct Workspace {
+  simdjson::dom::parser parsers[2];
+  VersionBuffers versions[2];
+  Merged merged;
+
+  Workspace() {
     for (auto& p : parsers)
       if (p.allocate(4096, kMaxDepth)) throw std::bad_alloc();
-    sized = true;
   }
-  return parsers[which];
+};
+
+// Not inlined: inlined, GCC looks the thread-local up again (a call to
+// __tls_get_addr, in a shared object) at every use, hundreds a merge.
+[[gnu::noinline]] Workspace& workspace() {
+  thread_local Workspace w;
+  return w;
 }
 
 blk_merge_status merge_json_fields(const blk_merge_input* in, const blk_allocator* alloc,
@@ -419,15 +477,23 @@ blk_merge_status merge_json_fields(const blk_merge_input* in, const blk_allocato
       return BLK_MERGE_NOT_HANDLED;
     }
     // The stamps make a common ancestor unnecessary: in->base is not used.
-    std::string merged;
+    Workspace& w = workspace();
     try {
-      Version a(*in->a, parser(0)), b(*in->b, parser(1));
-      merged = merge(a, b);
+      Version a(*in->a, w.parsers[0], w.versions[0]), b(*in->b, w.parsers[1], w.versions[1]);
+      merge(a, b, w.merged);
     } catch (const Cannot& e) {
       say(err, err_size, e.what());
       return BLK_MERGE_CANNOT;
     }
-    return blk::plugin::output(alloc, out, merged, err, err_size);
+    // Written straight into blk's memory: no copy of the merged object.
+    out->blob = static_cast<uint8_t*>(alloc->alloc(alloc->ctx, w.merged.size));
+    if (!out->blob) {
+      say(err, err_size, "out of memory");
+      return BLK_MERGE_FAILED;
+    }
+    write(w.merged, reinterpret_cast<char*>(out->blob));
+    out->blob_size = w.merged.size;
+    return BLK_MERGE_MERGED;
   });
 }
 
