@@ -1,15 +1,26 @@
 // A batch of received versions merged through the merge worker pipelined
 // (Transaction::prepare_merges, PluginHost::prepare) ends exactly as the
 // same versions applied one by one, one round trip each; and a plugin that
-// crashes in the middle of a pipelined batch loses nothing.
+// crashes in the middle of a pipelined batch loses nothing. Requests travel
+// through the shared request ring: it wraps, sends what does not fit
+// through the socket, and the worker can neither write to it nor resize it.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 
+#include "blk/merge_plugin.h"
 #include "blk/plugins/host.hpp"
+#include "blk/plugins/request_ring.hpp"
+#include "blk/plugins/worker.hpp"
 #include "blk/store_dir.hpp"
 #include "temp_dir.hpp"
 
@@ -183,4 +194,102 @@ TEST_CASE("merge pipeline: a plugin that crashes mid-batch: versions held, nothi
   // Only the crash plugin failed: json_fields, loaded again in the worker
   // that replaced the crashed one, merged the rest.
   CHECK(piped.warnings.size() == 1);
+}
+
+TEST_CASE("request ring: requests in flight never overlap; it wraps; too big is refused") {
+  using plugins::RequestRing;
+  RequestRing ring;
+  REQUIRE(ring.fd() >= 0);
+  std::mt19937 rng(7);
+  std::deque<std::pair<std::size_t, std::size_t>> in_flight;  // the model
+  std::size_t wrapped = 0, refused = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (!in_flight.empty() && (rng() % 3 == 0 || in_flight.size() > 40)) {
+      ring.pop();
+      in_flight.pop_front();
+      continue;
+    }
+    std::size_t size = 1 + rng() % (rng() % 8 ? 16384 : RequestRing::kMaxRequest + 4096);
+    std::string body(size, static_cast<char>('a' + step % 26));
+    auto at = ring.put(body);
+    if (size > RequestRing::kMaxRequest) {
+      CHECK(!at);
+      continue;
+    }
+    std::size_t used = 0;
+    for (auto [o, n] : in_flight) used += n;
+    if (!at) {
+      // Refused only when the free bytes, wherever they are, could not
+      // hold it in one piece.
+      CHECK(used + size > RequestRing::kBytes - RequestRing::kMaxRequest);
+      ++refused;
+      continue;
+    }
+    REQUIRE(*at + size <= RequestRing::kBytes);
+    for (auto [o, n] : in_flight) REQUIRE((*at + size <= o || o + n <= *at));
+    if (!in_flight.empty() && *at < in_flight.back().first) ++wrapped;
+    in_flight.emplace_back(*at, size);
+  }
+  CHECK(wrapped > 10);
+  CHECK(refused > 0);  // a full ring was met, too
+}
+
+TEST_CASE("request ring: the worker can neither write to it nor resize it") {
+  plugins::RequestRing ring;
+  int fd = ring.fd();
+  REQUIRE(fd >= 0);
+  REQUIRE(ring.put("request"));
+  // What a plugin in the worker could try with its copy of the descriptor.
+  CHECK(ftruncate(fd, 4096) != 0);
+  CHECK(ftruncate(fd, plugins::RequestRing::kBytes * 2) != 0);
+  CHECK(write(fd, "x", 1) != 1);
+  CHECK(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+  void* ro = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  REQUIRE(ro != MAP_FAILED);
+  CHECK(std::string_view(static_cast<const char*>(ro), 7) == "request");
+  CHECK(mprotect(ro, 4096, PROT_READ | PROT_WRITE) != 0);
+  munmap(ro, 4096);
+}
+
+TEST_CASE("merge pipeline: batches bigger than the ring, and requests too big for it") {
+  auto plugin = plugins::LoadedPlugin::load(BLK_PLUGIN_JSON_FIELDS);
+  REQUIRE(plugin.ok());
+  plugins::Worker worker(BLK_EXE);
+  auto slot = worker.load(BLK_PLUGIN_JSON_FIELDS, nullptr, 10000);
+  REQUIRE(slot.ok());
+  // 300 pairs of about 4 KiB (2.4 MB of requests: the ring wraps twice),
+  // and every 50th a pair of 150 KB objects, sent through the socket.
+  std::vector<Block> versions;
+  versions.reserve(600);
+  for (int i = 0; i < 300; ++i) {
+    std::size_t fields = i % 50 == 7 ? 4000 : 100;
+    for (char who : {'a', 'b'}) {
+      std::string blob = "{";
+      for (std::size_t f = 0; f < fields; ++f)
+        // Keys "s0", "s3", ... in both; "a1", "b1", ... in one.
+        blob += fmt::format("{}\"{}{}\":\"{}{}{:026}\"", f ? "," : "", f % 3 ? who : 's', f, who, i, f);
+      versions.push_back(version(fmt::format("block{}", i), "json",
+                                 std::string(32, who), who == 'a' ? 2000 + i : 3000 - i, blob + "}"));
+    }
+  }
+  std::vector<plugins::Worker::Job> jobs;
+  for (std::size_t i = 0; i < versions.size(); i += 2)
+    jobs.push_back({*slot, &versions[i], &versions[i + 1]});
+  for (int round = 0; round < 2; ++round) {
+    std::vector<plugins::MergeReply> replies;
+    REQUIRE(worker.merge_many(jobs, replies, 10000).ok());
+    REQUIRE(replies.size() == jobs.size());
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      plugins::MergeReply want = plugin->merge(*jobs[j].a, *jobs[j].b);
+      REQUIRE(want.status == BLK_MERGE_MERGED);
+      CHECK(replies[j].status == want.status);
+      CHECK(replies[j].blob == want.blob);
+    }
+  }
+  // And one at a time, a small one and a big one.
+  for (std::size_t j : {0, 7}) {
+    auto r = worker.merge(*slot, *jobs[j].a, *jobs[j].b, 10000);
+    REQUIRE(r.ok());
+    CHECK(r->blob == plugin->merge(*jobs[j].a, *jobs[j].b).blob);
+  }
 }

@@ -74,8 +74,12 @@ Result<void> Worker::start() {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
   posix_spawn_file_actions_adddup2(&fa, 2, 1);
+  // The request ring, where the worker looks for it.
+  int ring = ring_.fd();
+  ring_.clear();
+  if (ring >= 0) posix_spawn_file_actions_adddup2(&fa, ring, kRequestsFd);
   // Nothing else of ours (the database, listening sockets) goes with it.
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, ring >= 0 ? kRequestsFd + 1 : kRequestsFd);
   std::string arg0 = exe_, arg1 = "__merge-worker";
   char* argv[] = {arg0.data(), arg1.data(), nullptr};
   pid_t pid = -1;
@@ -201,10 +205,24 @@ Result<std::uint32_t> Worker::load(const std::string& path, PluginInfo* info, in
   return r->slot;
 }
 
+bool Worker::share(std::size_t at) {
+  if (!running()) return false;  // a new worker: start() gives it the ring
+  std::string_view body(out_.data() + at + 4, out_.size() - at - 4);
+  auto offset = ring_.put(body);
+  if (!offset) return false;
+  std::size_t size = body.size();
+  out_.resize(at + 4);
+  wire::append_shared_request(out_, *offset, size);
+  return true;
+}
+
 Result<MergeReply> Worker::merge(std::uint32_t slot, const Block& a, const Block& b,
                                  int timeout_ms) {
+  BLK_TRY(start());
   wire::start_frame(out_);
   wire::append_merge_request(out_, slot, a, b);
+  ring_.clear();  // nothing else is in flight
+  share(0);
   auto body = call(timeout_ms);
   if (!body) return std::move(body).error();
   auto r = wire::decode_merge_reply(*body);
@@ -228,6 +246,9 @@ Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeR
   BLK_TRY(start());
   std::vector<std::size_t> sizes;  // of each request framed so far
   sizes.reserve(jobs.size());
+  std::vector<char> in_ring;  // whether each request framed so far is in the ring
+  in_ring.reserve(jobs.size());
+  ring_.clear();
   std::size_t framed = 0;         // jobs framed (sent or in out_)
   std::size_t answered = 0;       // jobs whose reply is in
   std::size_t in_flight = 0;      // bytes of framed requests not answered yet
@@ -258,9 +279,12 @@ Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeR
           end = framed;  // too big: merge() will say so for it
           break;
         }
-        for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((body >> (8 * i)) & 0xff);
+        // The window counts a request's bytes, wherever they travel.
         sizes.push_back(4 + body);
         in_flight += 4 + body;
+        in_ring.push_back(share(at));
+        body = out_.size() - at - 4;
+        for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((body >> (8 * i)) & 0xff);
         ++framed;
       }
       if (answered >= end) break;
@@ -323,6 +347,7 @@ Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeR
       auto r = wire::decode_merge_reply(std::string_view(in_.data() + begin + 4, len));
       if (!r) return malformed();
       replies.push_back(std::move(*r));
+      if (in_ring[answered]) ring_.pop();
       in_flight -= sizes[answered];
       ++answered;
       ++pipelined_;

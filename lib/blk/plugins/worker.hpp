@@ -14,6 +14,7 @@
 
 #include "blk/error.hpp"
 #include "blk/plugins/loader.hpp"
+#include "blk/plugins/request_ring.hpp"
 
 namespace blk::plugins {
 
@@ -80,6 +81,10 @@ class Worker {
   // Sends the request framed in out_ and returns the reply's body, a view
   // into in_ valid until the next call.
   Result<std::string_view> call(int timeout_ms);
+  // Moves the merge request framed at out_[at] (its length not written
+  // yet) into the ring, leaving an 'S' frame's body in its place, if the
+  // worker runs and it fits there; whether it did.
+  bool share(std::size_t at);
   Error died(std::string_view doing);
 
   std::string exe_;
@@ -87,11 +92,16 @@ class Worker {
   pid_t pid_ = -1;
   std::uint64_t generation_ = 0;
   std::string out_, in_;  // kept from call to call for their buffers
+  RequestRing ring_;
   std::uint64_t calls_ = 0, pipelined_ = 0;
 };
 
-// The worker's main loop on descriptor `fd` (worker_main.cpp); returns the
-// process's exit status.
-int run_merge_worker(int fd);
+// The worker's main loop on descriptor `fd`, with the shared request ring
+// on `requests_fd` if blk made one (worker_main.cpp); returns the process's
+// exit status.
+int run_merge_worker(int fd, int requests_fd);
+
+// Where the worker finds the request ring: blk puts it there.
+inline constexpr int kRequestsFd = 3;
 
 }  // namespace blk::plugins

@@ -2,9 +2,10 @@
 // blk, so that a plugin that crashes or hangs takes down only this process
 // (worker.hpp starts it). It answers frames on descriptor 0 until EOF.
 //
-// A merge costs one read and one write: the request is read into one
-// buffer kept from merge to merge, the plugin gets its blobs where they are,
-// and the reply is built in another kept buffer from the plugin's output.
+// A merge's request is read where blk put it, in the shared request ring
+// (request_ring.hpp, descriptor `requests_fd`), or else in one buffer kept
+// from merge to merge; the plugin gets its blobs where they are, and the
+// reply is built in another kept buffer from the plugin's output.
 #include <signal.h>
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include <deque>
 
 #include "blk/merge_plugin.h"
+#include "blk/plugins/request_ring.hpp"
 #include "blk/plugins/worker.hpp"
 #include "blk/plugins/worker_protocol.hpp"
 
@@ -48,7 +50,7 @@ std::int64_t now_ns() {
 
 }  // namespace
 
-int run_merge_worker(int fd) {
+int run_merge_worker(int fd, int requests_fd) {
   // blk closing the socket ends us; a write to it then must not kill us
   // with SIGPIPE before we notice (send uses MSG_NOSIGNAL; this is for
   // anything a plugin does).
@@ -63,8 +65,15 @@ int run_merge_worker(int fd) {
   wire::MergeRequestView m;
   VersionStrings sa, sb;
   MergeScratch scratch;
+  SharedRequests shared(requests_fd);
+  std::uint64_t offset = 0, size = 0;
   while (in.next(body)) {
     wire::start_frame(reply);
+    if (wire::decode_shared_request(body, offset, size)) {
+      auto request = shared.at(offset, size);
+      if (!request) return 2;  // not in the ring: not blk
+      body = *request;
+    }
     if (wire::decode_merge_request(body, m)) {
       if (m.slot >= slots.size()) {
         wire::append_merge_reply(reply, BLK_MERGE_FAILED, 0, {}, "no plugin loaded in that slot");

@@ -91,6 +91,20 @@ std::string load_request(std::string_view path) {
   return out;
 }
 
+void append_shared_request(std::string& out, std::size_t offset, std::size_t size) {
+  out.push_back('S');
+  put_varint(out, offset);
+  put_varint(out, size);
+}
+
+bool decode_shared_request(std::string_view body, std::uint64_t& offset, std::uint64_t& size) {
+  if (body.empty() || body[0] != 'S') return false;
+  Reader r(body.substr(1));
+  offset = r.varint();
+  size = r.varint();
+  return r.ok() && r.at_end();
+}
+
 std::string merge_request(std::uint32_t slot, const Block& a, const Block& b) {
   std::string out;
   append_merge_request(out, slot, a, b);

@@ -4,6 +4,9 @@
 //
 //   blk -> worker   'L' path                   load a plugin
 //                   'M' slot version version  merge with a loaded one
+//                   'S' offset size           the 'M' body at [offset,
+//                                             offset + size) of the shared
+//                                             request ring (request_ring.hpp)
 //   worker -> blk   'L' ok slot name types | 'L' !ok error
 //                   'M' status schema blob error
 //
@@ -36,6 +39,9 @@ void start_frame(std::string& out);
 bool end_frame(std::string& out);
 
 std::string load_request(std::string_view path);
+void append_shared_request(std::string& out, std::size_t offset, std::size_t size);
+// False if `body` is not an 'S' frame's.
+bool decode_shared_request(std::string_view body, std::uint64_t& offset, std::uint64_t& size);
 std::string merge_request(std::uint32_t slot, const Block& a, const Block& b);
 void append_merge_request(std::string& out, std::uint32_t slot, const Block& a, const Block& b);
 
