@@ -76,6 +76,12 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[k] : (v[k - 1] + v[k]) / 2;
 }
 
+double mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? 0 : sum / static_cast<double>(v.size());
+}
+
 int usage() {
   fmt::print(stderr,
              "usage: blk_merge_bench [--blobs json|score] [--only in-process|worker|pipelined] "
@@ -200,5 +206,7 @@ int main(int argc, char** argv) {
              median(through_worker));
   fmt::print("worker_pipelined_us={:.2f}\npipelined_batch={}\npipelined_answered={}\n",
              median(pipelined), kBatch, host.worker().pipelined());
+  fmt::print("in_process_mean_us={:.2f}\nworker_mean_us={:.2f}\nworker_pipelined_mean_us={:.2f}\n",
+             mean(in_process), mean(through_worker), mean(pipelined));
   return 0;
 }
