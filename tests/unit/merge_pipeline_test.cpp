@@ -1,9 +1,10 @@
 // A batch of received versions merged through the merge worker pipelined
 // (Transaction::prepare_merges, PluginHost::prepare) ends exactly as the
 // same versions applied one by one, one round trip each; and a plugin that
-// crashes in the middle of a pipelined batch loses nothing. Requests travel
-// through the shared request ring: it wraps, sends what does not fit
-// through the socket, and the worker can neither write to it nor resize it.
+// crashes in the middle of a pipelined batch loses nothing. Requests and
+// merged blobs travel through the shared rings: they wrap, what does not
+// fit goes through the socket, and the worker can resize neither nor write
+// to the request ring.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -19,7 +21,7 @@
 
 #include "blk/merge_plugin.h"
 #include "blk/plugins/host.hpp"
-#include "blk/plugins/request_ring.hpp"
+#include "blk/plugins/shared_ring.hpp"
 #include "blk/plugins/worker.hpp"
 #include "blk/store_dir.hpp"
 #include "temp_dir.hpp"
@@ -196,9 +198,9 @@ TEST_CASE("merge pipeline: a plugin that crashes mid-batch: versions held, nothi
   CHECK(piped.warnings.size() == 1);
 }
 
-TEST_CASE("request ring: requests in flight never overlap; it wraps; too big is refused") {
-  using plugins::RequestRing;
-  RequestRing ring;
+TEST_CASE("shared ring: pieces in flight never overlap; it wraps; too big is refused") {
+  using plugins::SharedRing;
+  SharedRing ring(SharedRing::Writer::blk);
   REQUIRE(ring.fd() >= 0);
   std::mt19937 rng(7);
   std::deque<std::pair<std::size_t, std::size_t>> in_flight;  // the model
@@ -209,10 +211,10 @@ TEST_CASE("request ring: requests in flight never overlap; it wraps; too big is 
       in_flight.pop_front();
       continue;
     }
-    std::size_t size = 1 + rng() % (rng() % 8 ? 16384 : RequestRing::kMaxRequest + 4096);
+    std::size_t size = 1 + rng() % (rng() % 8 ? 16384 : SharedRing::kMaxPiece + 4096);
     std::string body(size, static_cast<char>('a' + step % 26));
     auto at = ring.put(body);
-    if (size > RequestRing::kMaxRequest) {
+    if (size > SharedRing::kMaxPiece) {
       CHECK(!at);
       continue;
     }
@@ -221,11 +223,11 @@ TEST_CASE("request ring: requests in flight never overlap; it wraps; too big is 
     if (!at) {
       // Refused only when the free bytes, wherever they are, could not
       // hold it in one piece.
-      CHECK(used + size > RequestRing::kBytes - RequestRing::kMaxRequest);
+      CHECK(used + size > SharedRing::kBytes - SharedRing::kMaxPiece);
       ++refused;
       continue;
     }
-    REQUIRE(*at + size <= RequestRing::kBytes);
+    REQUIRE(*at + size <= SharedRing::kBytes);
     for (auto [o, n] : in_flight) REQUIRE((*at + size <= o || o + n <= *at));
     if (!in_flight.empty() && *at < in_flight.back().first) ++wrapped;
     in_flight.emplace_back(*at, size);
@@ -234,14 +236,14 @@ TEST_CASE("request ring: requests in flight never overlap; it wraps; too big is 
   CHECK(refused > 0);  // a full ring was met, too
 }
 
-TEST_CASE("request ring: the worker can neither write to it nor resize it") {
-  plugins::RequestRing ring;
+TEST_CASE("shared ring: the worker can neither write to the request ring nor resize it") {
+  plugins::SharedRing ring(plugins::SharedRing::Writer::blk);
   int fd = ring.fd();
   REQUIRE(fd >= 0);
   REQUIRE(ring.put("request"));
   // What a plugin in the worker could try with its copy of the descriptor.
   CHECK(ftruncate(fd, 4096) != 0);
-  CHECK(ftruncate(fd, plugins::RequestRing::kBytes * 2) != 0);
+  CHECK(ftruncate(fd, plugins::SharedRing::kBytes * 2) != 0);
   CHECK(write(fd, "x", 1) != 1);
   CHECK(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
   void* ro = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
@@ -251,7 +253,22 @@ TEST_CASE("request ring: the worker can neither write to it nor resize it") {
   munmap(ro, 4096);
 }
 
-TEST_CASE("merge pipeline: batches bigger than the ring, and requests too big for it") {
+TEST_CASE("shared ring: the worker writes to the reply ring but cannot resize it") {
+  plugins::SharedRing ring(plugins::SharedRing::Writer::worker);
+  int fd = ring.fd();
+  REQUIRE(fd >= 0);
+  auto at = ring.reserve(16);
+  REQUIRE(at);
+  CHECK(ftruncate(fd, 4096) != 0);
+  CHECK(ftruncate(fd, plugins::SharedRing::kBytes * 2) != 0);
+  void* rw = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  REQUIRE(rw != MAP_FAILED);
+  std::memcpy(static_cast<char*>(rw) + *at, "merged", 6);
+  CHECK(ring.at(*at, 6) == "merged");  // what blk reads, through its read-only mapping
+  munmap(rw, 4096);
+}
+
+TEST_CASE("merge pipeline: batches bigger than the rings, and pieces too big for them") {
   auto plugin = plugins::LoadedPlugin::load(BLK_PLUGIN_JSON_FIELDS);
   REQUIRE(plugin.ok());
   plugins::Worker worker(BLK_EXE);
@@ -272,9 +289,16 @@ TEST_CASE("merge pipeline: batches bigger than the ring, and requests too big fo
                                  std::string(32, who), who == 'a' ? 2000 + i : 3000 - i, blob + "}"));
     }
   }
+  // And a merge whose blob is far bigger than its versions (each of a's 2000
+  // one-digit fields gets a stamp), more than the room set aside for it.
+  std::string small_fields = "{";
+  for (int f = 0; f < 2000; ++f) small_fields += fmt::format("{}\"k{}\":{}", f ? "," : "", f, f % 10);
+  versions.push_back(version("stamps", "json", std::string(32, 'a'), 1000, small_fields + "}"));
+  versions.push_back(version("stamps", "json", std::string(32, 'b'), 9000, R"({"k0":7})"));
   std::vector<plugins::Worker::Job> jobs;
   for (std::size_t i = 0; i < versions.size(); i += 2)
     jobs.push_back({*slot, &versions[i], &versions[i + 1]});
+  REQUIRE(plugin->merge(*jobs.back().a, *jobs.back().b).blob.size() > 2 * 20000 + 1024);
   for (int round = 0; round < 2; ++round) {
     std::vector<plugins::MergeReply> replies;
     REQUIRE(worker.merge_many(jobs, replies, 10000).ok());
@@ -287,7 +311,7 @@ TEST_CASE("merge pipeline: batches bigger than the ring, and requests too big fo
     }
   }
   // And one at a time, a small one and a big one.
-  for (std::size_t j : {0, 7}) {
+  for (std::size_t j : {std::size_t{0}, std::size_t{7}, jobs.size() - 1}) {
     auto r = worker.merge(*slot, *jobs[j].a, *jobs[j].b, 10000);
     REQUIRE(r.ok());
     CHECK(r->blob == plugin->merge(*jobs[j].a, *jobs[j].b).blob);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -74,12 +75,16 @@ Result<void> Worker::start() {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
   posix_spawn_file_actions_adddup2(&fa, 2, 1);
-  // The request ring, where the worker looks for it.
-  int ring = ring_.fd();
-  ring_.clear();
-  if (ring >= 0) posix_spawn_file_actions_adddup2(&fa, ring, kRequestsFd);
+  // The shared rings, where the worker looks for them.
+  int requests = requests_.fd(), replies = replies_.fd();
+  rings_ = requests >= 0 && replies >= 0;
+  clear_rings();
+  if (rings_) {
+    posix_spawn_file_actions_adddup2(&fa, requests, kRequestsFd);
+    posix_spawn_file_actions_adddup2(&fa, replies, kRepliesFd);
+  }
   // Nothing else of ours (the database, listening sockets) goes with it.
-  posix_spawn_file_actions_addclosefrom_np(&fa, ring >= 0 ? kRequestsFd + 1 : kRequestsFd);
+  posix_spawn_file_actions_addclosefrom_np(&fa, rings_ ? kRepliesFd + 1 : kRequestsFd);
   std::string arg0 = exe_, arg1 = "__merge-worker";
   char* argv[] = {arg0.data(), arg1.data(), nullptr};
   pid_t pid = -1;
@@ -205,15 +210,37 @@ Result<std::uint32_t> Worker::load(const std::string& path, PluginInfo* info, in
   return r->slot;
 }
 
-bool Worker::share(std::size_t at) {
-  if (!running()) return false;  // a new worker: start() gives it the ring
+namespace {
+
+// The room to set aside for a merge's blob: a merge may add to what it is
+// given (json_fields adds stamps), and a blob that does not fit goes in
+// the reply instead.
+std::size_t reply_room_for(const Block& a, const Block& b) {
+  return std::min(SharedRing::kMaxPiece, 2 * (a.blob.size() + b.blob.size()) + 1024);
+}
+
+}  // namespace
+
+Worker::Shared Worker::share(std::size_t at, std::size_t reply_room) {
+  Shared s;
+  if (!running() || !rings_) return s;  // a new worker: start() gives it the rings
   std::string_view body(out_.data() + at + 4, out_.size() - at - 4);
-  auto offset = ring_.put(body);
-  if (!offset) return false;
-  std::size_t size = body.size();
+  auto offset = requests_.put(body);
+  if (!offset) return s;
+  s.request = true;
+  wire::SharedRequest r{*offset, body.size(), 0, 0};
+  if (auto room = replies_.reserve(reply_room)) {
+    r.reply_offset = s.reply_offset = *room;
+    r.reply_room = s.reply_room = reply_room;
+  }
   out_.resize(at + 4);
-  wire::append_shared_request(out_, *offset, size);
-  return true;
+  wire::append_shared_request(out_, r);
+  return s;
+}
+
+void Worker::clear_rings() {
+  requests_.clear();
+  replies_.clear();
 }
 
 Result<MergeReply> Worker::merge(std::uint32_t slot, const Block& a, const Block& b,
@@ -221,11 +248,13 @@ Result<MergeReply> Worker::merge(std::uint32_t slot, const Block& a, const Block
   BLK_TRY(start());
   wire::start_frame(out_);
   wire::append_merge_request(out_, slot, a, b);
-  ring_.clear();  // nothing else is in flight
-  share(0);
+  clear_rings();  // nothing else is in flight
+  Shared shared = share(0, reply_room_for(a, b));
   auto body = call(timeout_ms);
   if (!body) return std::move(body).error();
-  auto r = wire::decode_merge_reply(*body);
+  auto r = wire::decode_merge_reply(
+      *body, shared.reply_room ? replies_.at(shared.reply_offset, shared.reply_room)
+                               : std::string_view());
   // A big request's or reply's buffer is not kept.
   if (out_.capacity() > (1 << 20)) std::string().swap(out_);
   if (in_.size() > (1 << 20)) std::string().swap(in_);
@@ -246,9 +275,9 @@ Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeR
   BLK_TRY(start());
   std::vector<std::size_t> sizes;  // of each request framed so far
   sizes.reserve(jobs.size());
-  std::vector<char> in_ring;  // whether each request framed so far is in the ring
-  in_ring.reserve(jobs.size());
-  ring_.clear();
+  std::vector<Shared> shared;  // where each request framed so far went
+  shared.reserve(jobs.size());
+  clear_rings();
   std::size_t framed = 0;         // jobs framed (sent or in out_)
   std::size_t answered = 0;       // jobs whose reply is in
   std::size_t in_flight = 0;      // bytes of framed requests not answered yet
@@ -282,7 +311,7 @@ Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeR
         // The window counts a request's bytes, wherever they travel.
         sizes.push_back(4 + body);
         in_flight += 4 + body;
-        in_ring.push_back(share(at));
+        shared.push_back(share(at, reply_room_for(*jobs[framed].a, *jobs[framed].b)));
         body = out_.size() - at - 4;
         for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<char>((body >> (8 * i)) & 0xff);
         ++framed;
@@ -344,10 +373,14 @@ Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeR
       }
       // A reply to no request: not our worker.
       if (answered >= framed) return malformed();
-      auto r = wire::decode_merge_reply(std::string_view(in_.data() + begin + 4, len));
+      const Shared& s = shared[answered];
+      auto r = wire::decode_merge_reply(
+          std::string_view(in_.data() + begin + 4, len),
+          s.reply_room ? replies_.at(s.reply_offset, s.reply_room) : std::string_view());
       if (!r) return malformed();
       replies.push_back(std::move(*r));
-      if (in_ring[answered]) ring_.pop();
+      if (s.request) requests_.pop();
+      if (s.reply_room) replies_.pop();
       in_flight -= sizes[answered];
       ++answered;
       ++pipelined_;

@@ -14,7 +14,7 @@
 
 #include "blk/error.hpp"
 #include "blk/plugins/loader.hpp"
-#include "blk/plugins/request_ring.hpp"
+#include "blk/plugins/shared_ring.hpp"
 
 namespace blk::plugins {
 
@@ -82,9 +82,17 @@ class Worker {
   // into in_ valid until the next call.
   Result<std::string_view> call(int timeout_ms);
   // Moves the merge request framed at out_[at] (its length not written
-  // yet) into the ring, leaving an 'S' frame's body in its place, if the
-  // worker runs and it fits there; whether it did.
-  bool share(std::size_t at);
+  // yet) into the request ring, leaving an 'S' frame's body in its place,
+  // with room for a merged blob of up to `reply_room` bytes in the reply
+  // ring, if the worker has the rings and they have the room. Returns the
+  // room set aside (empty if none), and whether the request went.
+  struct Shared {
+    bool request = false;
+    std::size_t reply_offset = 0, reply_room = 0;
+  };
+  Shared share(std::size_t at, std::size_t reply_room);
+  // Both rings empty: nothing in flight.
+  void clear_rings();
   Error died(std::string_view doing);
 
   std::string exe_;
@@ -92,16 +100,19 @@ class Worker {
   pid_t pid_ = -1;
   std::uint64_t generation_ = 0;
   std::string out_, in_;  // kept from call to call for their buffers
-  RequestRing ring_;
+  SharedRing requests_{SharedRing::Writer::blk};
+  SharedRing replies_{SharedRing::Writer::worker};
+  bool rings_ = false;  // whether the worker running has them
   std::uint64_t calls_ = 0, pipelined_ = 0;
 };
 
-// The worker's main loop on descriptor `fd`, with the shared request ring
-// on `requests_fd` if blk made one (worker_main.cpp); returns the process's
-// exit status.
-int run_merge_worker(int fd, int requests_fd);
+// The worker's main loop on descriptor `fd`, with the shared rings on
+// `requests_fd` and `replies_fd` if blk made them (worker_main.cpp);
+// returns the process's exit status.
+int run_merge_worker(int fd, int requests_fd, int replies_fd);
 
-// Where the worker finds the request ring: blk puts it there.
+// Where the worker finds the rings: blk puts them there.
 inline constexpr int kRequestsFd = 3;
+inline constexpr int kRepliesFd = 4;
 
 }  // namespace blk::plugins

@@ -2,18 +2,20 @@
 // blk, so that a plugin that crashes or hangs takes down only this process
 // (worker.hpp starts it). It answers frames on descriptor 0 until EOF.
 //
-// A merge's request is read where blk put it, in the shared request ring
-// (request_ring.hpp, descriptor `requests_fd`), or else in one buffer kept
-// from merge to merge; the plugin gets its blobs where they are, and the
-// reply is built in another kept buffer from the plugin's output.
+// A merge's request is read where blk put it: in the request ring
+// (shared_ring.hpp), or else in one buffer kept from merge to merge. The
+// plugin gets its blobs where they are. The merged blob goes to the room
+// blk set aside for it in the reply ring, or else into the reply, built in
+// another kept buffer.
 #include <signal.h>
 #include <time.h>
 
 #include <cstdint>
+#include <cstring>
 #include <deque>
 
 #include "blk/merge_plugin.h"
-#include "blk/plugins/request_ring.hpp"
+#include "blk/plugins/shared_ring.hpp"
 #include "blk/plugins/worker.hpp"
 #include "blk/plugins/worker_protocol.hpp"
 
@@ -50,7 +52,7 @@ std::int64_t now_ns() {
 
 }  // namespace
 
-int run_merge_worker(int fd, int requests_fd) {
+int run_merge_worker(int fd, int requests_fd, int replies_fd) {
   // blk closing the socket ends us; a write to it then must not kill us
   // with SIGPIPE before we notice (send uses MSG_NOSIGNAL; this is for
   // anything a plugin does).
@@ -65,12 +67,13 @@ int run_merge_worker(int fd, int requests_fd) {
   wire::MergeRequestView m;
   VersionStrings sa, sb;
   MergeScratch scratch;
-  SharedRequests shared(requests_fd);
-  std::uint64_t offset = 0, size = 0;
+  SharedMapping requests(requests_fd, false), replies(replies_fd, true);
+  wire::SharedRequest shared;
   while (in.next(body)) {
     wire::start_frame(reply);
-    if (wire::decode_shared_request(body, offset, size)) {
-      auto request = shared.at(offset, size);
+    shared.reply_room = 0;  // an 'M' request's blob goes in the reply
+    if (wire::decode_shared_request(body, shared)) {
+      auto request = requests.at(shared.offset, shared.size);
       if (!request) return 2;  // not in the ring: not blk
       body = *request;
     }
@@ -80,7 +83,15 @@ int run_merge_worker(int fd, int requests_fd) {
       } else {
         blk_version a = sa.view(m.a), b = sb.view(m.b);
         MergeView r = slots[m.slot].merge(a, b, scratch);
-        wire::append_merge_reply(reply, r.status, r.schema, r.blob, r.error);
+        char* room = r.blob.size() <= shared.reply_room
+                         ? replies.writable_at(shared.reply_offset, r.blob.size())
+                         : nullptr;
+        if (room) {
+          if (!r.blob.empty()) std::memcpy(room, r.blob.data(), r.blob.size());
+          wire::append_shared_reply(reply, r.status, r.schema, r.blob.size(), r.error);
+        } else {
+          wire::append_merge_reply(reply, r.status, r.schema, r.blob, r.error);
+        }
       }
       scratch.release();  // the plugin's blocks, now copied
     } else if (auto path = wire::decode_load_request(body)) {

@@ -91,17 +91,21 @@ std::string load_request(std::string_view path) {
   return out;
 }
 
-void append_shared_request(std::string& out, std::size_t offset, std::size_t size) {
+void append_shared_request(std::string& out, const SharedRequest& r) {
   out.push_back('S');
-  put_varint(out, offset);
-  put_varint(out, size);
+  put_varint(out, r.offset);
+  put_varint(out, r.size);
+  put_varint(out, r.reply_offset);
+  put_varint(out, r.reply_room);
 }
 
-bool decode_shared_request(std::string_view body, std::uint64_t& offset, std::uint64_t& size) {
+bool decode_shared_request(std::string_view body, SharedRequest& s) {
   if (body.empty() || body[0] != 'S') return false;
   Reader r(body.substr(1));
-  offset = r.varint();
-  size = r.varint();
+  s.offset = r.varint();
+  s.size = r.varint();
+  s.reply_offset = r.varint();
+  s.reply_room = r.varint();
   return r.ok() && r.at_end();
 }
 
@@ -199,13 +203,30 @@ std::optional<LoadReply> decode_load_reply(std::string_view body) {
   return l;
 }
 
-std::optional<MergeReply> decode_merge_reply(std::string_view body) {
+void append_shared_reply(std::string& out, int status, std::uint32_t schema,
+                         std::size_t blob_size, std::string_view error) {
+  out.reserve(out.size() + error.size() + 32);
+  out.push_back('R');
+  put_varint(out, static_cast<std::uint64_t>(status));
+  put_varint(out, schema);
+  put_varint(out, blob_size);
+  put_bytes(out, error);
+}
+
+std::optional<MergeReply> decode_merge_reply(std::string_view body, std::string_view reply_room) {
   Reader r(body);
-  if (r.raw(1) != "M") return std::nullopt;
+  std::string_view kind = r.raw(1);
+  if (kind != "M" && kind != "R") return std::nullopt;
   MergeReply m;
   m.status = static_cast<int>(r.varint(255));
   m.schema = static_cast<std::uint32_t>(r.varint(UINT32_MAX));
-  m.blob = r.bytes(kMaxBlobBytes);
+  if (kind == "M") {
+    m.blob = r.bytes(kMaxBlobBytes);
+  } else {
+    std::uint64_t size = r.varint();
+    if (size > reply_room.size()) return std::nullopt;  // not where it may be
+    m.blob.assign(reply_room.data(), size);
+  }
   m.error = r.bytes(kErrorBytes * 4);
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return m;

@@ -4,11 +4,17 @@
 //
 //   blk -> worker   'L' path                   load a plugin
 //                   'M' slot version version  merge with a loaded one
-//                   'S' offset size           the 'M' body at [offset,
-//                                             offset + size) of the shared
-//                                             request ring (request_ring.hpp)
+//                   'S' offset size reply_offset reply_room
+//                                             the 'M' body at [offset,
+//                                             offset + size) of the request
+//                                             ring; a merged blob of up to
+//                                             reply_room bytes goes to
+//                                             reply_offset in the reply ring
+//                                             (shared_ring.hpp)
 //   worker -> blk   'L' ok slot name types | 'L' !ok error
 //                   'M' status schema blob error
+//                   'R' status schema size error    the blob: `size` bytes
+//                                             at the request's reply_offset
 //
 // Neither side trusts the other's bytes: a reply that does not decode is a
 // failed merge, a request that does not decode ends the worker.
@@ -39,9 +45,14 @@ void start_frame(std::string& out);
 bool end_frame(std::string& out);
 
 std::string load_request(std::string_view path);
-void append_shared_request(std::string& out, std::size_t offset, std::size_t size);
+// A merge request in the shared rings: where its 'M' body is, and where
+// its merged blob may go (reply_room 0: in the reply frame).
+struct SharedRequest {
+  std::uint64_t offset = 0, size = 0, reply_offset = 0, reply_room = 0;
+};
+void append_shared_request(std::string& out, const SharedRequest& r);
 // False if `body` is not an 'S' frame's.
-bool decode_shared_request(std::string_view body, std::uint64_t& offset, std::uint64_t& size);
+bool decode_shared_request(std::string_view body, SharedRequest& r);
 std::string merge_request(std::uint32_t slot, const Block& a, const Block& b);
 void append_merge_request(std::string& out, std::uint32_t slot, const Block& a, const Block& b);
 
@@ -55,6 +66,9 @@ std::string encode(const LoadReply& r);
 std::string encode(const MergeReply& r);
 void append_merge_reply(std::string& out, int status, std::uint32_t schema, std::string_view blob,
                         std::string_view error);
+// An 'R' reply: the blob, `blob_size` bytes, is in the reply ring.
+void append_shared_reply(std::string& out, int status, std::uint32_t schema,
+                         std::size_t blob_size, std::string_view error);
 
 // Decoders: std::nullopt if the bytes are not a well-formed message.
 std::optional<std::string> decode_load_request(std::string_view body);
@@ -78,7 +92,10 @@ struct MergeRequestView {
 // False if the body is not a well-formed merge request.
 bool decode_merge_request(std::string_view body, MergeRequestView& m);
 std::optional<LoadReply> decode_load_reply(std::string_view body);
-std::optional<MergeReply> decode_merge_reply(std::string_view body);
+// An 'M' reply, or an 'R' one whose blob is taken from `reply_room` (the
+// room set aside for it; std::nullopt if it claims more).
+std::optional<MergeReply> decode_merge_reply(std::string_view body,
+                                             std::string_view reply_room = {});
 
 // Whole-frame I/O on a blocking descriptor (the worker's side): false on
 // EOF or error.
