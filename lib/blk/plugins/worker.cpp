@@ -75,7 +75,9 @@ Result<void> Worker::start() {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
   posix_spawn_file_actions_adddup2(&fa, 2, 1);
-  // The shared rings, where the worker looks for them.
+  // The shared rings, where the worker looks for them. (The dup2s run in
+  // order: the requests' descriptor, made first, is the lower, so putting
+  // it at 3 never closes the replies' before they move to 4.)
   int requests = requests_.fd(), replies = replies_.fd();
   rings_ = requests >= 0 && replies >= 0;
   clear_rings();
