@@ -64,6 +64,7 @@ int run_merge_worker(int fd, int requests_fd, int replies_fd) {
   constexpr std::size_t kBatchBytes = 64 * 1024;
   constexpr std::int64_t kBatchNs = 2'000'000;  // 2 ms
   std::int64_t last_write = now_ns();
+  std::size_t answered = 0;  // bytes of the requests answered since the last write
   wire::MergeRequestView m;
   VersionStrings sa, sb;
   MergeScratch scratch;
@@ -112,12 +113,16 @@ int run_merge_worker(int fd, int requests_fd, int replies_fd) {
     if (!wire::end_frame(reply)) return 1;
     // Requests that came together (a pipelined batch: Worker::merge_many)
     // are answered together: one write, and one wakeup for blk, for
-    // several. Never while waiting for a request; and for at most
-    // kBatchNs since the last write, so that a reply is not held back
-    // long past the deadline blk gives each reply (a slow merge comes
-    // after at most kBatchNs of held replies).
+    // several. Never while waiting for a request; for at most kBatchNs
+    // since the last write, so that a reply is not held back long past the
+    // deadline blk gives each reply (a slow merge comes after at most
+    // kBatchNs of held replies); and for requests of at most a quarter of
+    // what blk keeps in flight, so that blk sends more while we merge the
+    // rest (replies through the reply ring are a few bytes: their size
+    // alone would hold them all, and the worker would wait for blk).
+    answered += body.size();  // the request, wherever it was
     if (in.buffered() && pending.size() + reply.size() < kBatchBytes &&
-        now_ns() - last_write < kBatchNs) {
+        answered < Worker::kPipelineBytes / 4 && now_ns() - last_write < kBatchNs) {
       pending += reply;
       continue;
     }
@@ -129,6 +134,7 @@ int run_merge_worker(int fd, int requests_fd, int replies_fd) {
       return 1;
     }
     last_write = now_ns();
+    answered = 0;
     if (reply.capacity() > (1 << 20)) std::string().swap(reply);  // a big one is not kept
     if (pending.capacity() > (1 << 20)) std::string().swap(pending);
   }
