@@ -93,7 +93,8 @@ int usage() {
 
 int main(int argc, char** argv) {
   std::string blobs = "json", only;
-  while (argc >= 6 && (std::strcmp(argv[1], "--blobs") == 0 || std::strcmp(argv[1], "--only") == 0)) {
+  while (argc >= 6 &&
+         (std::strcmp(argv[1], "--blobs") == 0 || std::strcmp(argv[1], "--only") == 0)) {
     (argv[1][2] == 'b' ? blobs : only) = argv[2];
     argv += 2;
     argc -= 2;

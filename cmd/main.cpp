@@ -52,8 +52,7 @@ int main(int argc, char** argv) {
   // The merge worker (lib/blk/plugins/worker.hpp) is this same binary,
   // started by blk itself; it is not a command for people.
   if (argc == 2 && std::string_view(argv[1]) == "__merge-worker")
-    return blk::plugins::run_merge_worker(0, blk::plugins::kRequestsFd,
-                                          blk::plugins::kRepliesFd);
+    return blk::plugins::run_merge_worker(0, blk::plugins::kRequestsFd, blk::plugins::kRepliesFd);
 
   // A closed pipe shows up as EPIPE on write, handled where we write.
   std::signal(SIGPIPE, SIG_IGN);

@@ -6,9 +6,8 @@
 // fit goes through the socket, and the worker can resize neither nor write
 // to the request ring.
 #include <doctest/doctest.h>
-#include <fmt/format.h>
-
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -284,15 +283,17 @@ TEST_CASE("merge pipeline: batches bigger than the rings, and pieces too big for
       std::string blob = "{";
       for (std::size_t f = 0; f < fields; ++f)
         // Keys "s0", "s3", ... in both; "a1", "b1", ... in one.
-        blob += fmt::format("{}\"{}{}\":\"{}{}{:026}\"", f ? "," : "", f % 3 ? who : 's', f, who, i, f);
-      versions.push_back(version(fmt::format("block{}", i), "json",
-                                 std::string(32, who), who == 'a' ? 2000 + i : 3000 - i, blob + "}"));
+        blob +=
+            fmt::format("{}\"{}{}\":\"{}{}{:026}\"", f ? "," : "", f % 3 ? who : 's', f, who, i, f);
+      versions.push_back(version(fmt::format("block{}", i), "json", std::string(32, who),
+                                 who == 'a' ? 2000 + i : 3000 - i, blob + "}"));
     }
   }
   // And a merge whose blob is far bigger than its versions (each of a's 2000
   // one-digit fields gets a stamp), more than the room set aside for it.
   std::string small_fields = "{";
-  for (int f = 0; f < 2000; ++f) small_fields += fmt::format("{}\"k{}\":{}", f ? "," : "", f, f % 10);
+  for (int f = 0; f < 2000; ++f)
+    small_fields += fmt::format("{}\"k{}\":{}", f ? "," : "", f, f % 10);
   versions.push_back(version("stamps", "json", std::string(32, 'a'), 1000, small_fields + "}"));
   versions.push_back(version("stamps", "json", std::string(32, 'b'), 9000, R"({"k0":7})"));
   std::vector<plugins::Worker::Job> jobs;

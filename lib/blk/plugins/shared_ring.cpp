@@ -77,7 +77,9 @@ void SharedRing::pop() {
   if (!in_flight_.empty()) in_flight_.pop_front();
 }
 
-void SharedRing::clear() { in_flight_.clear(); }
+void SharedRing::clear() {
+  in_flight_.clear();
+}
 
 SharedMapping::SharedMapping(int fd, bool writable) {
   struct stat st;

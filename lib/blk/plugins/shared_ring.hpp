@@ -48,9 +48,7 @@ class SharedRing {
   // reserve() and copy `bytes` there (a ring blk writes).
   std::optional<std::size_t> put(std::string_view bytes);
   // The bytes at [offset, offset + size) of a piece reserved here.
-  std::string_view at(std::size_t offset, std::size_t size) const {
-    return {base_ + offset, size};
-  }
+  std::string_view at(std::size_t offset, std::size_t size) const { return {base_ + offset, size}; }
   // The oldest piece is done with: its bytes are free.
   void pop();
   // No piece is in flight any more (a new batch, or a new worker).

@@ -254,9 +254,9 @@ Result<MergeReply> Worker::merge(std::uint32_t slot, const Block& a, const Block
   Shared shared = share(0, reply_room_for(a, b));
   auto body = call(timeout_ms);
   if (!body) return std::move(body).error();
-  auto r = wire::decode_merge_reply(
-      *body, shared.reply_room ? replies_.at(shared.reply_offset, shared.reply_room)
-                               : std::string_view());
+  auto r = wire::decode_merge_reply(*body, shared.reply_room
+                                               ? replies_.at(shared.reply_offset, shared.reply_room)
+                                               : std::string_view());
   // A big request's or reply's buffer is not kept.
   if (out_.capacity() > (1 << 20)) std::string().swap(out_);
   if (in_.size() > (1 << 20)) std::string().swap(in_);

@@ -203,8 +203,8 @@ std::optional<LoadReply> decode_load_reply(std::string_view body) {
   return l;
 }
 
-void append_shared_reply(std::string& out, int status, std::uint32_t schema,
-                         std::size_t blob_size, std::string_view error) {
+void append_shared_reply(std::string& out, int status, std::uint32_t schema, std::size_t blob_size,
+                         std::string_view error) {
   out.reserve(out.size() + error.size() + 32);
   out.push_back('R');
   put_varint(out, static_cast<std::uint64_t>(status));

@@ -67,8 +67,8 @@ std::string encode(const MergeReply& r);
 void append_merge_reply(std::string& out, int status, std::uint32_t schema, std::string_view blob,
                         std::string_view error);
 // An 'R' reply: the blob, `blob_size` bytes, is in the reply ring.
-void append_shared_reply(std::string& out, int status, std::uint32_t schema,
-                         std::size_t blob_size, std::string_view error);
+void append_shared_reply(std::string& out, int status, std::uint32_t schema, std::size_t blob_size,
+                         std::string_view error);
 
 // Decoders: std::nullopt if the bytes are not a well-formed message.
 std::optional<std::string> decode_load_request(std::string_view body);
