@@ -441,7 +441,8 @@ void write(const Merged& m, char* out) {
     put(m.stamps);
   }
   *p++ = '}';
-  if (static_cast<std::size_t>(p - out) != m.size) std::abort();  // size() and write() disagree
+  // merge() sized what this wrote: they can only disagree through a bug here.
+  if (static_cast<std::size_t>(p - out) != m.size) std::abort();
 }
 
 void say(char* err, size_t err_size, const std::string& text) {

@@ -254,9 +254,7 @@ Result<MergeReply> Worker::merge(std::uint32_t slot, const Block& a, const Block
   Shared shared = share(0, reply_room_for(a, b));
   auto body = call(timeout_ms);
   if (!body) return std::move(body).error();
-  auto r = wire::decode_merge_reply(*body, shared.reply_room
-                                               ? replies_.at(shared.reply_offset, shared.reply_room)
-                                               : std::string_view());
+  auto r = wire::decode_merge_reply(*body, reply_room(shared));
   // A big request's or reply's buffer is not kept.
   if (out_.capacity() > (1 << 20)) std::string().swap(out_);
   if (in_.size() > (1 << 20)) std::string().swap(in_);
@@ -376,9 +374,8 @@ Result<void> Worker::merge_many(const std::vector<Job>& jobs, std::vector<MergeR
       // A reply to no request: not our worker.
       if (answered >= framed) return malformed();
       const Shared& s = shared[answered];
-      auto r = wire::decode_merge_reply(
-          std::string_view(in_.data() + begin + 4, len),
-          s.reply_room ? replies_.at(s.reply_offset, s.reply_room) : std::string_view());
+      auto r =
+          wire::decode_merge_reply(std::string_view(in_.data() + begin + 4, len), reply_room(s));
       if (!r) return malformed();
       replies.push_back(std::move(*r));
       if (s.request) requests_.pop();

@@ -91,6 +91,10 @@ class Worker {
     std::size_t reply_offset = 0, reply_room = 0;
   };
   Shared share(std::size_t at, std::size_t reply_room);
+  // The reply ring's room for `s`'s blob (empty if none).
+  std::string_view reply_room(const Shared& s) const {
+    return s.reply_room ? replies_.at(s.reply_offset, s.reply_room) : std::string_view();
+  }
   // Both rings empty: nothing in flight.
   void clear_rings();
   Error died(std::string_view doing);
